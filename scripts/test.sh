@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs the whole test suite (what CI runs): machine setup, restore, build, every test project,
+# then one summary line "Tests: N passed, N failed, N skipped".
+set -uo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$here/scripts/setup.sh" || exit 1
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+cd "$here"
+dotnet build NextStep.sln -c Release -nologo -v quiet -clp:ErrorsOnly || exit 1
+log=$(mktemp)
+dotnet test NextStep.sln -c Release --no-build -nologo "$@" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+sum() { grep -E "^(Passed|Failed)!" "$log" | grep -oE "$1: +[0-9]+" | awk '{s+=$2} END {print s+0}'; }
+echo "Tests: $(sum Passed) passed, $(sum Failed) failed, $(sum Skipped) skipped"
+rm -f "$log"
+exit "$rc"

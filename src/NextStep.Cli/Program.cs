@@ -1,0 +1,3 @@
+using NextStep.Cli;
+
+return CliApp.Run(args);

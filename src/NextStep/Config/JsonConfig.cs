@@ -1,0 +1,56 @@
+using System.Text.Json;
+
+namespace NextStep.Config;
+
+/// <summary>Typed access to a JSON object read from a config file; every error names the file and the key.</summary>
+internal sealed class JsonConfig
+{
+    private readonly JsonElement _root;
+    public string Path { get; }
+
+    private JsonConfig(string path, JsonElement root) { Path = path; _root = root; }
+
+    public static JsonConfig Load(string path)
+    {
+        if (!File.Exists(path)) throw new NextStepException($"{path}: file not found");
+        var info = new FileInfo(path);
+        if (info.Length > 16 * 1024 * 1024) throw new NextStepException($"{path}: {info.Length} bytes is too large for a config file (limit 16 MiB)");
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { MaxDepth = 64, AllowTrailingCommas = true }); }
+        catch (JsonException e) { throw new NextStepException($"{path}: not valid JSON ({e.Message})"); }
+        if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new NextStepException($"{path}: expected a JSON object at the top level, found {doc.RootElement.ValueKind}");
+        return new JsonConfig(path, doc.RootElement.Clone());
+    }
+
+    public bool Has(string key) => _root.TryGetProperty(key, out var v) && v.ValueKind != JsonValueKind.Null;
+
+    private JsonElement Get(string key)
+    {
+        if (!_root.TryGetProperty(key, out var v) || v.ValueKind == JsonValueKind.Null)
+            throw new NextStepException($"{Path}: required key \"{key}\" is missing");
+        return v;
+    }
+
+    public int Int(string key) => Convert(key, Get(key), e => e.TryGetInt32(out var i) ? i : (int?)null, "an integer");
+    public int Int(string key, int fallback) => Has(key) ? Int(key) : fallback;
+    public int? IntOrNull(string key) => Has(key) ? Int(key) : null;
+    public double Double(string key) => Convert(key, Get(key), e => e.ValueKind == JsonValueKind.Number ? e.GetDouble() : (double?)null, "a number");
+    public double Double(string key, double fallback) => Has(key) ? Double(key) : fallback;
+    public bool Bool(string key, bool fallback) => Has(key) ? Convert(key, Get(key), e => e.ValueKind is JsonValueKind.True or JsonValueKind.False ? e.GetBoolean() : (bool?)null, "true or false") : fallback;
+    public string? StringOrNull(string key) => Has(key) ? Convert(key, Get(key), e => e.ValueKind == JsonValueKind.String ? e.GetString() : null, "a string") : null;
+
+    public int[] IntArray(string key)
+    {
+        var v = Get(key);
+        if (v.ValueKind != JsonValueKind.Array) throw new NextStepException($"{Path}: key \"{key}\" must be an array of integers, found {v.ValueKind}");
+        return v.EnumerateArray().Select(e => Convert(key, e, x => x.TryGetInt32(out var i) ? i : (int?)null, "an array of integers")).ToArray();
+    }
+    public int[] IntArray(string key, int[] fallback) => Has(key) ? IntArray(key) : fallback;
+
+    private T Convert<T>(string key, JsonElement e, Func<JsonElement, T?> f, string expected) where T : struct
+        => (e.ValueKind == JsonValueKind.Number || e.ValueKind is JsonValueKind.True or JsonValueKind.False) && f(e) is T t
+            ? t : throw new NextStepException($"{Path}: key \"{key}\" must be {expected}, found {e.GetRawText()}");
+
+    private string Convert(string key, JsonElement e, Func<JsonElement, string?> f, string expected)
+        => f(e) ?? throw new NextStepException($"{Path}: key \"{key}\" must be {expected}, found {e.GetRawText()}");
+}

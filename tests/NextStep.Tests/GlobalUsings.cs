@@ -1,0 +1,2 @@
+global using NextStep;
+[assembly: Xunit.CollectionBehavior(DisableTestParallelization = false, MaxParallelThreads = 2)]
