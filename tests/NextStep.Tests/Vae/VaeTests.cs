@@ -206,6 +206,27 @@ public sealed class VaeTests(TinyVae tiny, ITestOutputHelper log) : IClassFixtur
 
     private static bool Same(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
 
+    [Fact]
+    public void LoadsTheSameWeightsFromSafetensorsAndReportsMissingFiles()
+    {
+        var dir = Directory.CreateTempSubdirectory("nextstep-vae-").FullName;
+        try
+        {
+            Assert.Contains("config.json: file not found", Assert.Throws<NextStepException>(() => AutoencoderKL.Load(dir)).Message);
+            System.IO.File.Copy(Fixtures.Path("tiny", "model", "vae", "config.json"), System.IO.Path.Combine(dir, "config.json"));
+            Assert.Contains("no checkpoint.pt or checkpoint.safetensors", Assert.Throws<NextStepException>(() => AutoencoderKL.Load(dir)).Message);
+            using (var ck = TorchZipCheckpoint.Load(Fixtures.Path("tiny", "model", "vae", "checkpoint.pt")))
+                SafeTensorsWriter.Save(System.IO.Path.Combine(dir, "checkpoint.safetensors"), ck.Tensors);
+            using var vae = AutoencoderKL.Load(dir);
+            using var z = G("vae.decode.z");
+            using var expected = G("vae.decode.out");
+            using var actual = vae.Decode(z);
+            Close(expected, actual, "vae.decode.out (safetensors weights)");
+        }
+        finally { Directory.Delete(dir, true); }
+        Assert.Contains("VAE folder not found", Assert.Throws<NextStepException>(() => AutoencoderKL.Load(dir)).Message);
+    }
+
     /// <summary>uint8 images: ≥ 99.9 % of values equal and none off by more than 1.</summary>
     private void AssertMostlyEqual(Tensor expected, Tensor actual)
     {
