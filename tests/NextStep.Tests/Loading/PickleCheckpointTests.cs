@@ -65,6 +65,24 @@ public sealed class PickleCheckpointTests : IDisposable
         Assert.Equal(new long[] { 0, 3 }, ck.Tensors["e"].shape);
     }
 
+    [Fact]
+    public void Protocol4OpcodesAreUnderstood()
+    {
+        // STACK_GLOBAL, MEMOIZE, SHORT_BINUNICODE, FRAME, TUPLE2/TUPLE3, BINGET as protocols 4 and 5 write them.
+        var w = new PickleWriter().Proto(4).Frame(10)
+            .StackGlobal("collections", "OrderedDict").EmptyTuple().Reduce().Memoize().Mark()     // memo 0..2, dict = 3
+            .ShortStr("w").Memoize()                                                                // 4
+            .StackGlobal("torch._utils", "_rebuild_tensor_v2")                                     // 5..7
+            .Mark().Mark().ShortStr("storage").StackGlobal("torch", "FloatStorage").ShortStr("0").ShortStr("cpu").Int(4).Tuple().PersId()
+            .Int(0).Int(2).Int(2).Op(0x86).Int(2).Int(1).Op(0x86).False().BinGet(2).EmptyTuple().Reduce().Tuple().Reduce()
+            .ShortStr("v").Int(1).Int(2).Int(3).Op(0x87)
+            .SetItems().Stop();
+        using var ck = TorchZipCheckpoint.Load(Checkpoint(w.Bytes, ("0", TorchZip.Floats(1, 2, 3, 4))));
+        Assert.Equal(["v"], ck.SkippedKeys);
+        Assert.Equal(new float[] { 1, 2, 3, 4 }, ck.Tensors["w"].data<float>().ToArray());
+        Assert.Equal(new long[] { 2, 2 }, ck.Tensors["w"].shape);
+    }
+
     [Theory]
     [InlineData("os", "system")]
     [InlineData("posix", "system")]
