@@ -96,7 +96,7 @@ public sealed class PickleCheckpointTests : IDisposable
         var marker = File("pwned");
         var w = new PickleWriter().Proto().Global(module, name).Mark().Str($"touch {marker}").Tuple().Reduce().Stop();
         var path = Checkpoint(w.Bytes);
-        Refused(path, $"refusing global {module}.{name} in archive/data.pkl");
+        Refused(path, $"refusing global {module}.{name} in {path} (archive/data.pkl)");
         Assert.False(System.IO.File.Exists(marker));
     }
 
@@ -261,6 +261,25 @@ public sealed class PickleCheckpointTests : IDisposable
             catch (NextStepException) { }
         }
         Assert.InRange(loaded, 0, 299);
+    }
+
+    [Fact]
+    public void MutatedZipArchivesFailOnlyWithNextStepException()
+    {
+        var pickle = new PickleWriter().BeginStateDict().Str("a").Tensor("FloatStorage", "0", 4, 0, [4], [1]).EndStateDict().Bytes;
+        var source = File("source.pt");
+        TorchZip.WriteEntries(source, [("archive/data.pkl", pickle), ("archive/data/0", TorchZip.Floats(1, 2, 3, 4)), ("archive/data/1", new byte[4096])], CompressionLevel.Optimal);
+        var zip = System.IO.File.ReadAllBytes(source);
+        var rng = new Random(4321);
+        var path = File("mutated.zip");
+        for (int i = 0; i < 300; i++)
+        {
+            var mutated = (byte[])zip.Clone();
+            for (int m = rng.Next(1, 4); m > 0; m--) mutated[rng.Next(mutated.Length)] = (byte)rng.Next(256);
+            System.IO.File.WriteAllBytes(path, mutated);
+            try { TorchZipCheckpoint.Load(path).Dispose(); }
+            catch (NextStepException) { }
+        }
     }
 
     [Fact]
