@@ -167,4 +167,16 @@ public sealed class LoadingTests : IDisposable
     [Fact]
     public void UnsupportedDtypeIsAnError()
         => Assert.Contains("Int32", Assert.Throws<NextStepException>(() => NextStepModel.Load(Fixtures.TinyModel, ScalarType.Int32)).Message);
+
+    [Fact]
+    public void TiedWordEmbeddingsUseEmbedTokensAndIgnoreAStoredLmHead()
+    {
+        using var model = NextStepModel.Load(Write(TinyTensors(), c => c["tie_word_embeddings"] = true));
+        Assert.DoesNotContain(model.named_parameters(), p => p.name.StartsWith("lm_head"));
+        using var _ = no_grad();
+        using var h = TinyModel.Golden("backbone.step2.hidden");
+        using var embed = TinyTensors()["embed_tokens.weight"].to_type(ScalarType.Float32);
+        using var expected = matmul(h, embed.t());
+        TensorAssert.Close(expected, model.Logits(h), atol: 1e-5, what: "tied logits");
+    }
 }
