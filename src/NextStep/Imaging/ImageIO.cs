@@ -44,8 +44,11 @@ public static class ImageIO
         return new RgbImage(w, h, rgb);
     }
 
-    /// <summary>Writes PNG (<c>.png</c>) or JPEG (<c>.jpg</c>, <c>.jpeg</c>), chosen by the file extension.</summary>
-    public static void Save(RgbImage image, string path, int jpegQuality = 95)
+    /// <summary>
+    /// Writes PNG (<c>.png</c>) or JPEG (<c>.jpg</c>, <c>.jpeg</c>), chosen by the file extension. Generation
+    /// parameters, when given, go into PNG text chunks, or for JPEG into a <c>.json</c> sidecar.
+    /// </summary>
+    public static void Save(RgbImage image, string path, ImageMetadata? metadata = null, int jpegQuality = 95)
     {
         var format = FormatOf(path);
         var dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
@@ -62,8 +65,10 @@ public static class ImageIO
             ?? throw new NextStepException($"{path}: encoding as {format} failed");
         try
         {
-            using var file = File.Create(path);
-            encoded.SaveTo(file);
+            var bytes = encoded.ToArray();
+            if (metadata is not null && format == SKEncodedImageFormat.Png) bytes = metadata.EmbedInPng(bytes);
+            File.WriteAllBytes(path, bytes);
+            if (metadata is not null && format != SKEncodedImageFormat.Png) File.WriteAllText(System.IO.Path.ChangeExtension(path, ".json"), metadata.ToJson(indented: true));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -1,10 +1,8 @@
 using System.Globalization;
 using NextStep.Imaging;
+using NextStep.Sampling;
 
 namespace NextStep.Pipeline;
-
-/// <summary>How the guidance scale changes over the image tokens.</summary>
-public enum CfgSchedule { Constant, Linear }
 
 /// <summary>
 /// Which official code a run reproduces. Each one fixes the flow-matching sampler and the pipeline details that
@@ -19,9 +17,6 @@ public enum PipelineVariant
     /// <summary>GitHub Feb-2026 <c>inference/gen_pipeline.py</c> (NextStep-1.1): BOS rows, seed after the VAE draw, increasing linear CFG.</summary>
     V11,
 }
-
-/// <summary>The stochastic process of the v1.1 sampler (<c>sde_type</c>).</summary>
-public enum V11SdeType { Sde, Cps, Ode }
 
 /// <summary>
 /// Every argument of the official <c>generate_image</c>, with its defaults. <see cref="Validate"/> rejects the
@@ -54,9 +49,10 @@ public sealed record GenerationRequest
     /// (null = leave the generator as it is, like the official code).
     /// </summary>
     public long? PreSeed { get; init; }
-    /// <summary>null = the checkpoint's default (the default variant).</summary>
+    /// <summary>null = the checkpoint's default (the pipeline default).</summary>
     public PipelineVariant? Variant { get; init; }
-    public V11SdeType SdeType { get; init; } = V11SdeType.Sde;
+    /// <summary>v1.1 sampler only: "sde", "cps" or "ode".</summary>
+    public string SdeType { get; init; } = "sde";
     /// <summary>Overrides the config's <c>use_gen_pos_embed</c> (Aug-2025 flow only); null = the config's value.</summary>
     public bool? UseGenPosEmbed { get; init; }
 
@@ -78,9 +74,10 @@ public sealed record GenerationRequest
         if (!double.IsFinite(CfgImg) || CfgImg < 1) throw new NextStepException($"cfg_img = {F(CfgImg)}: must be a finite number ≥ 1 (1 = no image guidance)");
         if (!double.IsFinite(TimestepsShift) || TimestepsShift <= 0) throw new NextStepException($"timesteps_shift = {F(TimestepsShift)}: must be a positive number");
         if (CfgImg != 1 && Cfg == 1) throw new NextStepException($"cfg_img = {F(CfgImg)} needs cfg > 1 (image guidance rows exist only together with text guidance)");
+        if (variant != PipelineVariant.V11 && SdeType != "sde")
+            throw new NextStepException($"sde_type \"{SdeType}\" exists only for the v1.1 sampler (the {Name(variant)} sampler is an SDE)");
+        if (SdeType is not ("sde" or "cps" or "ode")) throw new NextStepException($"sde_type \"{SdeType}\": expected sde, cps or ode");
         if (CfgImg != 1 && ImageCount == 0) throw new NextStepException($"cfg_img = {F(CfgImg)} needs an input image (image guidance is for editing)");
-        if (variant == PipelineVariant.V11 && CfgSchedule == CfgSchedule.Linear && Cfg != 1 && (Cfg <= 2 || (CfgImg != 1 && CfgImg <= 2)))
-            throw new NextStepException($"cfg schedule \"linear\" of the v1.1 sampler starts at max(cfg/2, 1): it needs cfg > 2 (and cfg_img > 2 when image guidance is on), got cfg {F(Cfg)}, cfg_img {F(CfgImg)}");
 
         int tags = Captions.Sum(CountImageTags);
         if (ImageCount == 0 && tags > 0)
@@ -106,19 +103,19 @@ public sealed record GenerationRequest
 
     public const string ImageTag = "<image>";
 
-    /// <summary>The command-line name of a variant.</summary>
+    /// <summary>The variant's sampler name (<see cref="Samplers"/>).</summary>
     public static string Name(PipelineVariant v) => v switch
     {
-        PipelineVariant.GitHub2025 => "github2025",
-        PipelineVariant.HF => "hf",
-        _ => "v1.1",
+        PipelineVariant.GitHub2025 => Samplers.Github2025,
+        PipelineVariant.HF => Samplers.Hf,
+        _ => Samplers.V11,
     };
 
     public static PipelineVariant ParseVariant(string name) => name.Trim().ToLowerInvariant() switch
     {
-        "github2025" or "github" or "gh" => PipelineVariant.GitHub2025,
-        "hf" => PipelineVariant.HF,
-        "v1.1" or "v11" or "1.1" => PipelineVariant.V11,
-        _ => throw new NextStepException($"sampler \"{name}\": expected hf, github2025 or v1.1"),
+        Samplers.Github2025 => PipelineVariant.GitHub2025,
+        Samplers.Hf => PipelineVariant.HF,
+        Samplers.V11 => PipelineVariant.V11,
+        _ => throw new NextStepException($"sampler \"{name}\": expected one of {string.Join(", ", Samplers.Names)}"),
     };
 }
