@@ -49,7 +49,7 @@ public sealed record GenerationRequest
     /// (null = leave the generator as it is, like the official code).
     /// </summary>
     public long? PreSeed { get; init; }
-    /// <summary>null = the checkpoint's default (the pipeline default).</summary>
+    /// <summary>null = the checkpoint's default (<see cref="NextStepPipeline.DefaultVariant"/>).</summary>
     public PipelineVariant? Variant { get; init; }
     /// <summary>v1.1 sampler only: "sde", "cps" or "ode".</summary>
     public string SdeType { get; init; } = "sde";
