@@ -54,7 +54,7 @@ public static class ShapesAnalyser
         foreach (var blob in Components(labels, image.Width, image.Height))
         {
             if (blob.Count < minArea) continue;
-            detections.Add(Describe(blob, labels, image.Width, image.Height, options.MinShapeIou));
+            detections.Add(Describe(blob, labels, image, bgRgb, options.MinShapeIou));
         }
         return new ShapesAnalysis(background, detections);
     }
@@ -121,8 +121,9 @@ public static class ShapesAnalyser
         }
     }
 
-    private static ShapeDetection Describe(List<int> blob, int[] labels, int w, int h, double minIou)
+    private static ShapeDetection Describe(List<int> blob, int[] labels, RgbImage image, (double R, double G, double B) bgRgb, double minIou)
     {
+        int w = image.Width, h = image.Height;
         var votes = new int[ObjectColors.Length];
         int x0 = w, y0 = h, x1 = -1, y1 = -1;
         foreach (int i in blob)
@@ -131,28 +132,98 @@ public static class ShapesAnalyser
             int x = i % w, y = i / w;
             x0 = Math.Min(x0, x); x1 = Math.Max(x1, x); y0 = Math.Min(y0, y); y1 = Math.Max(y1, y);
         }
-        int bw = x1 - x0 + 1, bh = y1 - y0 + 1;
-        var mask = new bool[bw * bh];
-        foreach (int i in blob) mask[(i / w - y0) * bw + (i % w - x0)] = true;
         var color = ObjectColors[Array.IndexOf(votes, votes.Max())];
-        var (shape, iou) = Kinds.Select(k => (k, Iou(k, mask, bw, bh))).MaxBy(t => t.Item2);
-        var obj = new ShapeObject(shape, color, x0 / (double)w, y0 / (double)h, bw / (double)w, bh / (double)h);
+        // Window: the blob's box plus a few pixels, where faint edges and tips may lie.
+        int pad = 2 + Math.Max(x1 - x0, y1 - y0) / 8;
+        var win = new Window(Math.Max(0, x0 - pad), Math.Max(0, y0 - pad), Math.Min(w, x1 + pad + 1), Math.Min(h, y1 + pad + 1));
+        var alpha = Alpha(image, labels, blob, color, bgRgb, win);
+        var moments = Moments.Of(alpha, win.Cols, win.Rows);
+        var (shape, iou, box) = Kinds.Select(k =>
+        {
+            var box = TemplateMoments[(int)k].FitBox(moments);
+            return (k, SoftIou(k, alpha, win, box), box);
+        }).MaxBy(t => t.Item2);
+        var obj = new ShapeObject(shape, color, (win.Left + box.X) / w, (win.Top + box.Y) / h, box.W / w, box.H / h);
         return new ShapeDetection(obj, blob.Count, iou, iou >= minIou);
     }
 
-    /// <summary>Soft IoU between a blob mask and a shape template stretched over the blob's bounding box.</summary>
-    private static double Iou(ShapeKind kind, bool[] mask, int bw, int bh)
+    private readonly record struct Window(int Left, int Top, int Right, int Bottom)
     {
-        var t = ShapeGeometry.Coverage(kind, 0, 0, bw, bh, 0, 0, bw, bh, 3);
+        public int Cols => Right - Left;
+        public int Rows => Bottom - Top;
+    }
+
+    /// <summary>
+    /// Per window pixel, how much of the object colour it holds: the projection of (pixel − background) onto
+    /// (object − background), clamped to 0..1. Pixels of other blobs count 0; faint values (noise) are cut to 0.
+    /// </summary>
+    private static float[] Alpha(RgbImage image, int[] labels, List<int> blob, ShapeColor color, (double R, double G, double B) bg, Window win)
+    {
+        var own = new HashSet<int>(blob);
+        var (cr, cg, cb) = Rgb(color);
+        double dr = cr - bg.R, dg = cg - bg.G, db = cb - bg.B, norm = dr * dr + dg * dg + db * db;
+        var alpha = new float[win.Cols * win.Rows];
+        for (int y = win.Top; y < win.Bottom; y++)
+            for (int x = win.Left; x < win.Right; x++)
+            {
+                int i = y * image.Width + x;
+                if (labels[i] >= 0 && !own.Contains(i)) continue;
+                var p = image.Pixels.AsSpan(i * 3, 3);
+                double a = ((p[0] - bg.R) * dr + (p[1] - bg.G) * dg + (p[2] - bg.B) * db) / norm;
+                alpha[(y - win.Top) * win.Cols + (x - win.Left)] = a < FaintAlpha ? 0 : (float)Math.Min(1, a);
+            }
+        return alpha;
+    }
+
+    private const double FaintAlpha = 0.2;
+
+    /// <summary>Soft IoU between the alpha mask and a shape template drawn in the given box (window pixels).</summary>
+    private static double SoftIou(ShapeKind kind, float[] alpha, Window win, (double X, double Y, double W, double H) box)
+    {
+        var t = ShapeGeometry.Coverage(kind, box.X, box.Y, box.W, box.H, 0, 0, win.Cols, win.Rows, 3);
         double inter = 0, union = 0;
-        for (int i = 0; i < mask.Length; i++)
+        for (int i = 0; i < alpha.Length; i++)
         {
-            double m = mask[i] ? 1 : 0;
-            inter += Math.Min(m, t[i]);
-            union += Math.Max(m, t[i]);
+            inter += Math.Min(alpha[i], t[i]);
+            union += Math.Max(alpha[i], t[i]);
         }
         return union == 0 ? 0 : inter / union;
     }
+
+    /// <summary>Mass, centroid and standard deviations of a soft mask (or of a shape in its unit box).</summary>
+    private readonly record struct Moments(double Mass, double MeanX, double MeanY, double StdX, double StdY)
+    {
+        public static Moments Of(float[] mass, int cols, int rows)
+        {
+            double m = 0, sx = 0, sy = 0, sxx = 0, syy = 0;
+            for (int y = 0; y < rows; y++)
+                for (int x = 0; x < cols; x++)
+                {
+                    double a = mass[y * cols + x], cx = x + 0.5, cy = y + 0.5;
+                    m += a; sx += a * cx; sy += a * cy; sxx += a * cx * cx; syy += a * cy * cy;
+                }
+            if (m == 0) return new(0, 0, 0, 1, 1);
+            double mx = sx / m, my = sy / m;
+            return new(m, mx, my, Math.Sqrt(Math.Max(1e-9, sxx / m - mx * mx)), Math.Sqrt(Math.Max(1e-9, syy / m - my * my)));
+        }
+
+        /// <summary>For a unit-box template's moments: the box that gives the template the blob's centroid and spread.</summary>
+        public (double X, double Y, double W, double H) FitBox(Moments blob)
+        {
+            double w = blob.StdX / StdX, h = blob.StdY / StdY;
+            return (blob.MeanX - MeanX * w, blob.MeanY - MeanY * h, w, h);
+        }
+    }
+
+    private const int TemplateResolution = 200;
+
+    private static readonly Moments[] TemplateMoments = Kinds
+        .Select(k =>
+        {
+            var m = Moments.Of(ShapeGeometry.Coverage(k, 0, 0, TemplateResolution, TemplateResolution, 0, 0, TemplateResolution, TemplateResolution, 1), TemplateResolution, TemplateResolution);
+            return m with { MeanX = m.MeanX / TemplateResolution, MeanY = m.MeanY / TemplateResolution, StdX = m.StdX / TemplateResolution, StdY = m.StdY / TemplateResolution };
+        })
+        .ToArray();
 
     private static double Distance2((byte R, byte G, byte B) a, (double R, double G, double B) b) => Distance2((a.R, a.G, (double)a.B), b);
 
