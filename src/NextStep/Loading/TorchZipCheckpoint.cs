@@ -270,8 +270,8 @@ public sealed class TorchZipCheckpoint : IDisposable
 
         public void Build(object? target, object? state)
         {
-            // torch pickles a state dict's _metadata as BUILD state of the OrderedDict: keep it as inert data.
-            if (target is PickleDict d && state is PickleDict) { d.State = state; return; }
+            // torch pickles a state dict's _metadata (module versions) as BUILD state of the OrderedDict; it is not needed.
+            if (target is PickleDict && state is PickleDict) return;
             throw Refuse($"BUILD on {Unpickler.Describe(target)} with {Unpickler.Describe(state)}");
         }
 
