@@ -17,7 +17,7 @@ namespace NextStep.Tokenization;
 /// <para>Known limit: NFC uses .NET's Unicode data (the system ICU on Linux). Checked over every code point alone and
 /// followed by combining marks against Hugging Face tokenizers 0.23.2, it differs only in the canonical order of a
 /// few dozen recently encoded combining marks of rare scripts (for example U+0897–U+089E, U+10D24–U+10D27,
-/// U+1E4EC–U+1E4EF) when they follow other combining marks (ICU 72 here).</para>
+/// U+1E4EC–U+1E4EF) when they stand next to other combining marks (ICU 72 here).</para>
 /// <para>The Qwen2 post-processor adds no token, so <c>addSpecialTokens</c> changes nothing for these files (no BOS,
 /// no EOS); a caller that needs the BOS string (NextStep-1.1) prepends <see cref="BosToken"/> to the text itself.</para>
 /// <para>Why not Microsoft.ML.Tokenizers 2.0.1 (BpeTokenizer with ByteLevel, this vocabulary, merges and added tokens
