@@ -22,6 +22,7 @@ const flagTokens = [
   { id: 1057, content: '[SEP]', single_word: false, lstrip: false, rstrip: true, normalized: false, special: true },
   { id: 1058, content: 'word', single_word: true, lstrip: false, rstrip: false, normalized: false, special: false },
   { id: 1059, content: '<|image', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true },
+  { id: 1060, content: '\u4F60\u597D world', single_word: false, lstrip: false, rstrip: false, normalized: false, special: false },
 ];
 
 const realTexts = [
@@ -35,7 +36,7 @@ const realTexts = [
 ];
 const flagTexts = [
   'Hi <mask> there\t<mask>\t<mask>\u2000', 'a<mask> <mask>b <mask>', 'the cafe\u0301 and caf\u00e9!',
-  '[SEP]   x[SEP]\n\ny', 'word words sword word_ word. word', '<|image_area|> <|image', ' <mask>  <mask>  ',
+  '[SEP]   x[SEP]\n\ny', 'word words sword word_ word. word', '<|image_area|> <|image', ' <mask>  <mask>  ', 'say \u4F60\u597D world!',
 ];
 
 async function run(tok, texts) {
