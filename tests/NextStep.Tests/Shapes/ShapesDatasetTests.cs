@@ -1,3 +1,4 @@
+using NextStep.Imaging;
 using NextStep.Training.Shapes;
 using Xunit;
 
@@ -23,7 +24,7 @@ public sealed class ShapesDatasetTests : IDisposable
             Assert.Equal(expected[i].Caption, scene.Caption);
             Assert.Equal(expected[i].Objects, scene.Objects);
             Assert.Equal(expected[i].Caption, File.ReadAllText(Path.Combine(_dir, $"{i:D6}.txt")));
-            var png = ShapesImages.Decode(File.ReadAllBytes(Path.Combine(_dir, file)), file);
+            var png = ImageIO.Load(Path.Combine(_dir, file));
             Assert.Equal(ShapesRenderer.Render(expected[i]).Rgb, png.Rgb);
         }
     }

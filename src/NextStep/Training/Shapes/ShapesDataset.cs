@@ -1,5 +1,6 @@
 using NextStep.Imaging;
 using System.Text.Json;
+using NextStep.Imaging;
 using System.Text.Json.Nodes;
 
 namespace NextStep.Training.Shapes;
@@ -34,7 +35,7 @@ public static class ShapesDataset
         {
             var scene = Scene(seed, i, split);
             string name = i.ToString("D6");
-            ShapesImages.SavePng(ShapesRenderer.Render(scene, size, size), Path.Combine(folder, name + ".png"));
+            ImageIO.Save(ShapesRenderer.Render(scene, size, size), Path.Combine(folder, name + ".png"));
             File.WriteAllText(Path.Combine(folder, name + ".txt"), scene.Caption);
             var line = new JsonObject { ["file"] = name + ".png" };
             foreach (var kv in JsonSerializer.SerializeToNode(scene, ShapesJson.Options)!.AsObject().ToList())
