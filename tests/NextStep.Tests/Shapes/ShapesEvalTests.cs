@@ -1,6 +1,7 @@
 using System.Text.Json;
 using NextStep.Cli;
 using NextStep.Imaging;
+using NextStep.Tests.Support;
 using NextStep.Training.Shapes;
 using Xunit;
 using Xunit.Abstractions;
@@ -104,10 +105,32 @@ public sealed class ShapesEvalTests(ITestOutputHelper output) : IDisposable
         Assert.True(File.Exists(Path.Combine(_dir, "report.json")));
 
         var stderr = new StringWriter();
-        Assert.Equal(1, CliApp.Run(["eval", "--out", _dir], new StringWriter(), stderr));
-        Assert.Contains("--model", stderr.ToString());
+        Assert.Equal(1, CliApp.Run(["eval", "--model", Path.Combine(_dir, "no-model"), "--out", _dir], new StringWriter(), stderr));
+        Assert.Contains("no-model", stderr.ToString());
         stderr = new StringWriter();
         Assert.Equal(1, CliApp.Run(["eval", "--ground-truth", "--prompts", Path.Combine(_dir, "missing.jsonl")], new StringWriter(), stderr));
         Assert.Contains("missing.jsonl", stderr.ToString());
+    }
+
+    [Fact]
+    public void EvalCommandRunsAModelThroughThePipeline()
+    {
+        // The tiny random checkpoint draws noise, so only the wiring is checked: images of the asked size, scored, reported.
+        var prompts = Path.Combine(_dir, "two.jsonl");
+        File.WriteAllLines(prompts, ShapesEval.Prompts(heldOut: false, perCategory: 1).Take(2).Select(p => JsonSerializer.Serialize(p, ShapesJson.Options)));
+        var stdout = new StringWriter();
+        int rc = CliApp.Run(["eval", "--model", Fixtures.TinyModel, "--prompts", prompts, "--seeds", "2", "--steps", "2", "--out", _dir], stdout, new StringWriter());
+        Assert.Equal(0, rc);
+        Assert.Contains("overall", stdout.ToString());
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "report.json")));
+        var items = json.RootElement.GetProperty("items");
+        Assert.Equal(4, items.GetArrayLength());
+        var image = ImageIO.Load(Path.Combine(_dir, items[3].GetProperty("image").GetString()!));
+        Assert.Equal((ShapesGenerationSettings.Default.Size, ShapesGenerationSettings.Default.Size), (image.Width, image.Height));
+        Assert.NotEqual(ImageIO.Load(Path.Combine(_dir, items[0].GetProperty("image").GetString()!)).Rgb, image.Rgb);
+
+        var stderr = new StringWriter();
+        Assert.Equal(1, CliApp.Run(["eval", "--model", Fixtures.TinyModel, "--prompts", prompts, "--size", "40", "--out", _dir], new StringWriter(), stderr));
+        Assert.Contains("40x40", stderr.ToString());
     }
 }
