@@ -57,4 +57,12 @@ internal static class Degrade
         for (int i = 0, j = 0; i < rgb.Length; i += 3, j += 4) { rgb[i] = rgba[j]; rgb[i + 1] = rgba[j + 1]; rgb[i + 2] = rgba[j + 2]; }
         return new RgbImage(image.Width, image.Height, rgb);
     }
+
+    /// <summary>Shifts every channel by its own offset in ±<paramref name="max"/> (a generator's colour cast).</summary>
+    public static RgbImage Tint(RgbImage image, int max, int seed)
+    {
+        var rng = new Random(seed);
+        var shift = new[] { rng.Next(-max, max + 1), rng.Next(-max, max + 1), rng.Next(-max, max + 1) };
+        return new RgbImage(image.Width, image.Height, image.Rgb.Select((p, i) => (byte)Math.Clamp(p + shift[i % 3], 0, 255)).ToArray());
+    }
 }
