@@ -1,6 +1,4 @@
-using NextStep.Imaging;
 using System.Text.Json;
-using NextStep.Imaging;
 using System.Text.Json.Nodes;
 
 namespace NextStep.Training.Shapes;
@@ -35,7 +33,7 @@ public static class ShapesDataset
         {
             var scene = Scene(seed, i, split);
             string name = i.ToString("D6");
-            ImageIO.Save(ShapesRenderer.Render(scene, size, size), Path.Combine(folder, name + ".png"));
+            ShapesImages.SavePng(ShapesRenderer.Render(scene, size, size), Path.Combine(folder, name + ".png"));
             File.WriteAllText(Path.Combine(folder, name + ".txt"), scene.Caption);
             var line = new JsonObject { ["file"] = name + ".png" };
             foreach (var kv in JsonSerializer.SerializeToNode(scene, ShapesJson.Options)!.AsObject().ToList())

@@ -73,7 +73,7 @@ public static class ShapesEval
                 if (imageDir is not null)
                 {
                     file = Path.Combine("images", $"{p:D4}_{seed}.png");
-                    ImageIO.Save(image, Path.Combine(outDir!, file));
+                    ShapesImages.SavePng(image, Path.Combine(outDir!, file));
                     sheet.Add((image, prompt.Caption, verdict.Correct));
                 }
                 var item = new ShapesEvalItem(items.Count, prompt.Caption, prompt.Spec.Category, seed, verdict.Correct, verdict.Reason, file);

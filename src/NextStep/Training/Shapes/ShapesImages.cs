@@ -22,4 +22,7 @@ public static class ShapesImages
         Marshal.Copy(rgba, 0, bmp.GetPixels(), rgba.Length);
         return bmp;
     }
+
+    /// <summary>Writes a PNG (through <see cref="ImageIO.Save"/>).</summary>
+    public static void SavePng(RgbImage image, string path) => ImageIO.Save(image, path);
 }
