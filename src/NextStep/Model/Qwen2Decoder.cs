@@ -5,16 +5,19 @@ using static TorchSharp.torch;
 
 namespace NextStep.Model;
 
-/// <summary>How the RoPE inverse frequencies are rounded.</summary>
+/// <summary>
+/// The precision of the RoPE inverse frequencies. They are computed in float32; PyTorch's <c>model.to(dtype)</c>
+/// also casts the non-persistent <c>inv_freq</c> buffer, so a reference model run in bf16 (the official pipeline,
+/// DeepSpeed bf16 training) uses bf16-rounded values, while a float32 reference (the tiny goldens) does not.
+/// </summary>
 public enum RopeInvFreq
 {
-    /// <summary>
-    /// Computed in float32, then rounded to bfloat16 and back, as happens in the official pipeline and training
-    /// (the model's <c>.to(bfloat16)</c> also casts the non-persistent <c>inv_freq</c> buffer).
-    /// </summary>
-    Bf16Rounded,
-    /// <summary>Kept in float32 (a model that was never cast to bfloat16, e.g. the float32 reference goldens).</summary>
+    /// <summary>Rounded to the model's dtype and back (float32: unchanged; bfloat16: bf16-rounded), as PyTorch does.</summary>
+    ModelDType,
+    /// <summary>Always float32 (a reference model that was never cast).</summary>
     Float32,
+    /// <summary>Always bf16-rounded (e.g. float32 compute that reproduces a bf16-cast training run).</summary>
+    Bf16Rounded,
 }
 
 /// <summary>Default HF RoPE ("rotate_half", non-interleaved halves); positions are cache slot indices.</summary>
@@ -22,12 +25,13 @@ public sealed class RotaryEmbedding
 {
     private readonly Tensor _invFreq;
 
-    public RotaryEmbedding(int headDim, double theta, RopeInvFreq variant, Device device)
+    /// <param name="roundTo">dtype the float32 inverse frequencies are rounded through (Float32 = none)</param>
+    public RotaryEmbedding(int headDim, double theta, ScalarType roundTo, Device device)
     {
         using var exponent = arange(0, headDim, 2, ScalarType.Int64).to_type(ScalarType.Float32).div(headDim);
         using var basis = tensor((float)theta);
         using var inv = basis.pow(exponent).reciprocal();
-        using var rounded = variant == RopeInvFreq.Bf16Rounded ? inv.to_type(ScalarType.BFloat16).to_type(ScalarType.Float32) : inv.clone();
+        using var rounded = inv.to_type(roundTo).to_type(ScalarType.Float32);
         _invFreq = rounded.to(device);
     }
 
@@ -79,13 +83,12 @@ public sealed class Attention : nn.Module
         var k = RotaryEmbedding.Apply(k_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2), cos, sin);
         var v = v_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);
         if (cache != null) (k, v) = cache.Append(layer, k, v);
+        // GQA without copying K/V: query heads g·G … g·G+G−1 share KV head g, so fold each group's queries
+        // into one sequence of G·T rows attending to that KV head (the mask repeated per group member).
         int groups = _heads / _kvHeads;
-        if (groups > 1)
-        {
-            k = k.repeat_interleave(groups, 1);
-            v = v.repeat_interleave(groups, 1);
-        }
-        var o = nn.functional.scaled_dot_product_attention(q, k, v, mask);
+        var qg = q.reshape(b, _kvHeads, groups * t, _headDim);
+        var mg = groups > 1 ? mask.repeat(1, 1, groups, 1) : mask;
+        var o = nn.functional.scaled_dot_product_attention(qg, k, v, mg).view(b, _heads, t, _headDim);
         return o_proj.forward(o.transpose(1, 2).reshape(b, t, _heads * _headDim)).MoveToOuterDisposeScope();
     }
 }
@@ -156,10 +159,10 @@ public abstract class Qwen2Decoder : nn.Module
         embed_tokens = new Embedding(c.VocabSize, c.HiddenSize, dtype, device);
         layers = new ModuleList<DecoderLayer>(Enumerable.Range(0, c.NumHiddenLayers).Select(_ => new DecoderLayer(c, biases, dtype, device)).ToArray());
         norm = new RmsNorm(c.HiddenSize, c.RmsNormEps, dtype, device);
-        _rope = new RotaryEmbedding(c.HeadDim, c.RopeTheta, rope, device);
+        var roundTo = rope switch { RopeInvFreq.Float32 => ScalarType.Float32, RopeInvFreq.Bf16Rounded => ScalarType.BFloat16, _ => dtype };
+        _rope = new RotaryEmbedding(c.HeadDim, c.RopeTheta, roundTo, device);
     }
 
-    public RotaryEmbedding Rope => _rope;
     public ScalarType DType => embed_tokens.Weight.dtype;
     public Device Device => embed_tokens.Weight.device;
 
