@@ -15,6 +15,7 @@ public sealed record TorchZipLimits
     /// <summary>Largest allowed uncompressed/compressed ratio of a deflated entry over 1 MiB.</summary>
     public long MaxCompressionRatio { get; init; } = 100;
     public int MaxRank { get; init; } = 16;
+    public int MaxTensors { get; init; } = 1_000_000;
     public PickleLimits Pickle { get; init; } = PickleLimits.Default;
     public static TorchZipLimits Default { get; } = new();
 }
@@ -53,7 +54,7 @@ public sealed class TorchZipCheckpoint : IDisposable
         using (zip)
         {
             var archive = new Archive(path, fs.Length, zip, limits);
-            var resolver = new TorchResolver(archive, limits.MaxRank);
+            var resolver = new TorchResolver(archive, limits);
             try
             {
                 byte[] pickle = archive.ReadSmall("data.pkl", limits.Pickle.MaxPickleBytes);
@@ -200,7 +201,7 @@ public sealed class TorchZipCheckpoint : IDisposable
     private sealed record AllowedGlobal(string Name);
 
     /// <summary>The allow-list: only what a state dict of plain tensors needs.</summary>
-    private sealed class TorchResolver(Archive archive, int maxRank) : IPickleResolver
+    private sealed class TorchResolver(Archive archive, TorchZipLimits limits) : IPickleResolver
     {
         private static readonly Dictionary<string, (ScalarType, int)> Storages = new()
         {
@@ -316,6 +317,7 @@ public sealed class TorchZipCheckpoint : IDisposable
                     throw new NextStepException($"{File}: tensor of size [{string.Join(",", size)}], stride [{string.Join(",", stride)}], offset {offset} reaches element {last} of a {type.Name} of {storageNumel} elements");
             }
             catch (OverflowException) { throw new NextStepException($"{File}: tensor size [{string.Join(",", size)}] / stride [{string.Join(",", stride)}] / offset {offset} overflows"); }
+            if (_tensors.Count >= limits.MaxTensors) throw new NextStepException($"{File}: more than {limits.MaxTensors} tensors");
             var t = data.as_strided(size, stride, offset);
             _tensors.Add(t);
             return t;
@@ -323,8 +325,8 @@ public sealed class TorchZipCheckpoint : IDisposable
 
         private long[] Longs(object? v, string what)
         {
-            if (v is not object?[] t || t.Length > maxRank || t.Any(x => x is not long n || n < 0))
-                throw new NextStepException($"{File}: tensor {what} {Unpickler.Describe(v)} must be a tuple of at most {maxRank} non-negative integers");
+            if (v is not object?[] t || t.Length > limits.MaxRank || t.Any(x => x is not long n || n < 0))
+                throw new NextStepException($"{File}: tensor {what} {Unpickler.Describe(v)} must be a tuple of at most {limits.MaxRank} non-negative integers");
             return t.Select(x => (long)x!).ToArray();
         }
 

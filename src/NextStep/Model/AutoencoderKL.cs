@@ -25,7 +25,7 @@ public sealed class AutoencoderKL : nn.Module
     /// <summary>Checkpoint keys the model does not use (the official loader is non-strict and ignores them too).</summary>
     public IReadOnlyList<string> IgnoredKeys { get; private set; } = [];
 
-    private AutoencoderKL(VaeConfig config) : base(nameof(AutoencoderKL))
+    internal AutoencoderKL(VaeConfig config) : base(nameof(AutoencoderKL))
     {
         Config = config;
         register_module("encoder", _encoder = new VaeEncoder(config));

@@ -156,6 +156,9 @@ public sealed class PickleCheckpointTests : IDisposable
         Refused(Checkpoint(badKey.Bytes, floats), "storage key \"../0\" is not allowed");
         var missing = new PickleWriter().BeginStateDict().Str("w").Tensor("FloatStorage", "9", 4, 0, [4], [1]).EndStateDict();
         Refused(Checkpoint(missing.Bytes, floats), "zip entry \"archive/data/9\" is missing");
+        var three = new PickleWriter().BeginStateDict();
+        foreach (var name in new[] { "a", "b", "c" }) three.Str(name).Tensor("FloatStorage", "0", 4, 0, [4], [1]);
+        Refused(Checkpoint(three.EndStateDict().Bytes, floats), "more than 2 tensors", new TorchZipLimits { MaxTensors = 2 });
     }
 
     [Theory]
@@ -218,6 +221,28 @@ public sealed class PickleCheckpointTests : IDisposable
         var bigEndian = File("big.pt");
         TorchZip.WriteEntries(bigEndian, [("archive/data.pkl", new PickleWriter().BeginStateDict().EndStateDict().Bytes), ("archive/byteorder", "big"u8.ToArray())]);
         Refused(bigEndian, "byteorder \"big\" is not supported");
+    }
+
+    [Fact]
+    public void MutatedPicklesFailOnlyWithNextStepException()
+    {
+        var pickle = new PickleWriter().BeginStateDict()
+            .Str("a").Tensor("FloatStorage", "0", 4, 0, [2, 2], [2, 1]).Put(1)
+            .Str("b").Tensor("BFloat16Storage", "1", 2, 1, [1], [1]).Put(2)
+            .Str("c").Get(1).EndStateDict().Bytes;
+        var storages = new[] { ("0", TorchZip.Floats(1, 2, 3, 4)), ("1", new byte[4]) };
+        var rng = new Random(1234);
+        var path = File("mutated.pt");
+        int loaded = 0;
+        for (int i = 0; i < 300; i++)
+        {
+            var mutated = (byte[])pickle.Clone();
+            for (int m = rng.Next(1, 4); m > 0; m--) mutated[rng.Next(mutated.Length)] = (byte)rng.Next(256);
+            TorchZip.Write(path, i % 10 == 0 ? mutated[..rng.Next(mutated.Length)] : mutated, storages);
+            try { TorchZipCheckpoint.Load(path).Dispose(); loaded++; }
+            catch (NextStepException) { }
+        }
+        Assert.InRange(loaded, 0, 299);
     }
 
     [Fact]
