@@ -52,6 +52,7 @@ public static class GenerateCommand
 
             var caption = parse.GetValue(prompt)!;
             IReadOnlyList<RgbImage>? images = null;
+            if (name == "edit" && parse.GetValue(image) is null) throw new NextStepException("'nextstep edit' needs --image FILE (the image to edit)");
             if (parse.GetValue(image) is { } imagePath)
             {
                 images = [ImageResize.Bicubic(ImageIO.Load(imagePath), width, height)];
@@ -113,7 +114,7 @@ public static class GenerateCommand
             {
                 var path = results.Count == 1 ? outPath : IndexedPath(outPath, i);
                 ImageIO.Save(results[i], path, metadata with { Index = i });
-                stdout.WriteLine($"wrote {path} ({results[i].Width}x{results[i].Height})");
+                stdout.WriteLine($"wrote {path} ({results[i].Height}x{results[i].Width} HxW)");
             }
             return 0;
         });

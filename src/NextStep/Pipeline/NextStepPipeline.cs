@@ -150,7 +150,7 @@ public sealed class NextStepPipeline : IDisposable
             var token = sampler.Sample(Model.Head.forward, cond, settings with { Cfg = cfg, CfgImg = cfgImg }, noise);
             if (request.UseNorm) token = TokenNorm.Apply(token);
             tokens[.., k] = token;
-            if (k + 1 < total)
+            if (k + 1 < total) // the official loop also runs a step after the last token; its output is never used
             {
                 var embeds = Model.ImageInProjector.forward(token);
                 if (rows.Blocks > 1) embeds = embeds.repeat(rows.Blocks, 1);
