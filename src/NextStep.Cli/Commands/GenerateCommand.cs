@@ -82,8 +82,9 @@ public static class GenerateCommand
 
             var modelDir = parse.GetValue(model) ?? DefaultModel.Path;
             var options = new PipelineOptions { DType = PipelineOptions.ParseDType(parse.GetValue(dtype)!), Device = PipelineOptions.ParseDevice(parse.GetValue(device)!) };
+            var (downFactor, defaultVariant) = NextStepPipeline.Describe(modelDir);
+            request.Validate(downFactor, request.Variant ?? defaultVariant);
             using var pipeline = NextStepPipeline.Load(modelDir, options);
-            request.Validate(pipeline.DownFactor, request.Variant ?? pipeline.DefaultVariant);
 
             var progress = new SynchronousProgress<GenerationProgress>(p =>
             {

@@ -67,7 +67,16 @@ public sealed class NextStepPipeline : IDisposable
         var model = NextStepModel.Load(modelFolder, options.DType, device, rope);
         var tokenizer = Qwen2Tokenizer.Load(options.TokenizerFolder ?? modelFolder);
         var vae = AutoencoderKL.Load(VaeFolder(modelFolder, model.Config), options.DType, device);
-        return new NextStepPipeline(model, tokenizer, vae, GenerationRequest.ParseVariant(Samplers.DefaultFor(model.Config, modelFolder)));
+        return new NextStepPipeline(model, tokenizer, vae, Describe(modelFolder).DefaultVariant);
+    }
+
+    /// <summary>Down factor and default variant of a model folder from its config files alone (validate requests before loading weights).</summary>
+    public static (int DownFactor, PipelineVariant DefaultVariant) Describe(string modelFolder)
+    {
+        if (!Directory.Exists(modelFolder)) throw new NextStepException($"{modelFolder}: model folder not found");
+        var config = NextStepConfig.Load(Path.Combine(modelFolder, "config.json"));
+        var vae = VaeConfig.Load(Path.Combine(VaeFolder(modelFolder, config), "config.json"));
+        return (vae.DownFactor * config.LatentPatchSize, GenerationRequest.ParseVariant(Samplers.DefaultFor(config, modelFolder)));
     }
 
     /// <summary><c>&lt;model&gt;/vae</c>, else <c>vae_name_or_path</c> resolved against the model folder.</summary>
