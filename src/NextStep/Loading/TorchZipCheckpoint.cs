@@ -48,26 +48,32 @@ public sealed class TorchZipCheckpoint : IDisposable
         if (!File.Exists(path)) throw new NextStepException($"{path}: file not found");
         using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         CheckMagic(path, fs);
-        ZipArchive zip;
-        try { zip = new ZipArchive(fs, ZipArchiveMode.Read, leaveOpen: true); }
-        catch (InvalidDataException e) { throw new NextStepException($"{path}: corrupt or truncated zip archive ({e.Message})"); }
-        using (zip)
+        try
         {
-            var archive = new Archive(path, fs.Length, zip, limits);
-            var resolver = new TorchResolver(archive, limits);
-            try
-            {
-                byte[] pickle = archive.ReadSmall("data.pkl", limits.Pickle.MaxPickleBytes);
-                var root = new Unpickler($"{path} ({archive.Root}/data.pkl)", pickle, resolver, limits.Pickle).Load();
-                return FromRoot(path, root, resolver);
-            }
-            catch
-            {
-                resolver.DisposeTensorsExcept([]);
-                throw;
-            }
-            finally { resolver.DisposeStorages(); }
+            using var zip = new ZipArchive(fs, ZipArchiveMode.Read, leaveOpen: true);
+            return Read(path, new Archive(path, fs.Length, zip, limits), limits);
         }
+        catch (Exception e) when (e is InvalidDataException or NotSupportedException or IOException or ArgumentException)
+        {
+            throw new NextStepException($"{path}: corrupt or truncated zip archive ({e.Message})", e);
+        }
+    }
+
+    private static TorchZipCheckpoint Read(string path, Archive archive, TorchZipLimits limits)
+    {
+        var resolver = new TorchResolver(archive, limits);
+        try
+        {
+            byte[] pickle = archive.ReadSmall("data.pkl", limits.Pickle.MaxPickleBytes);
+            var root = new Unpickler(archive.PicklePath, pickle, resolver, limits.Pickle).Load();
+            return FromRoot(path, root, resolver);
+        }
+        catch
+        {
+            resolver.DisposeTensorsExcept([]);
+            throw;
+        }
+        finally { resolver.DisposeStorages(); }
     }
 
     private static void CheckMagic(string path, FileStream fs)
@@ -112,6 +118,7 @@ public sealed class TorchZipCheckpoint : IDisposable
     private sealed class Archive
     {
         private readonly string _path;
+        public string PicklePath => $"{_path} ({Root}/data.pkl)";
         private readonly Dictionary<string, ZipArchiveEntry> _entries = new(StringComparer.Ordinal);
         private readonly TorchZipLimits _limits;
         public string Root { get; }
@@ -189,7 +196,8 @@ public sealed class TorchZipCheckpoint : IDisposable
                 if (crc.GetCurrentHashAsUInt32() != e.Crc32)
                     throw new NextStepException($"{_path}: \"{Root}/{relative}\" fails its CRC-32 check (corrupt, or more data than its declared {length} bytes)");
             }
-            catch (InvalidDataException ex) { throw new NextStepException($"{_path}: \"{Root}/{relative}\" is corrupt ({ex.Message})"); }
+            catch (Exception ex) when (ex is InvalidDataException or NotSupportedException or IOException)
+            { throw new NextStepException($"{_path}: \"{Root}/{relative}\" is corrupt or uses an unsupported compression ({ex.Message})", ex); }
         }
     }
 
@@ -218,7 +226,7 @@ public sealed class TorchZipCheckpoint : IDisposable
 
         private readonly Dictionary<string, StorageRef> _storages = new(StringComparer.Ordinal);
         private readonly List<Tensor> _tensors = new();
-        private string File => $"{archive.Root}/data.pkl";
+        private string File => archive.PicklePath;
 
         public object ResolveGlobal(string module, string name)
         {
