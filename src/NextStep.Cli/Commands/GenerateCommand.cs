@@ -86,9 +86,18 @@ public static class GenerateCommand
             request.Validate(downFactor, request.Variant ?? defaultVariant);
             using var pipeline = NextStepPipeline.Load(modelDir, options);
 
+            bool live = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected;
+            var lastDraw = TimeSpan.Zero;
             var progress = new SynchronousProgress<GenerationProgress>(p =>
             {
-                if (p.Token == p.TotalTokens)
+                bool done = p.Token == p.TotalTokens;
+                if (live && (done || p.Elapsed - lastDraw > TimeSpan.FromMilliseconds(200)))
+                {
+                    stdout.Write($"\rimage token {p.Token}/{p.TotalTokens} ({p.TokensPerSecond:F1} tokens/s)   ");
+                    lastDraw = p.Elapsed;
+                    if (done) stdout.Write('\r');
+                }
+                if (done)
                     stdout.WriteLine($"sampled {p.TotalTokens} image tokens x {p.Images} image(s) in {p.Elapsed.TotalSeconds:F1} s ({p.TokensPerSecond:F1} tokens/s)");
             });
             var results = pipeline.Generate(request, progress);
