@@ -11,7 +11,8 @@ public class ShapesAdapterTests
     public void GeneratesWithTheCheckpointDefaultSampler()
     {
         // The tiny checkpoint's default is the hf sampler: these settings are variants/hf's t2i_plain case.
-        var generate = ShapesPipelineAdapter.Create(Fixtures.TinyModel, new ShapesGenerationSettings(Size: 64, Steps: 4, Cfg: 1.0));
+        using var pipeline = NextStep.Pipeline.NextStepPipeline.Load(Fixtures.TinyModel);
+        var generate = ShapesPipelineAdapter.Create(pipeline, new ShapesGenerationSettings(Size: 64, Steps: 4, Cfg: 1.0));
         var image = generate("a red circle on a white background", 42);
         var golden = ImageIO.Load(Fixtures.Path("variants", "hf", "t2i_plain_0.png"));
         PipelineGoldenTests.AssertImage("shapes adapter vs hf t2i_plain", golden.Rgb, image);
