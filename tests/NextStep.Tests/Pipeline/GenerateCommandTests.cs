@@ -71,6 +71,14 @@ public class GenerateCommandTests
     }
 
     [Fact]
+    public void UnparsableOptionsGiveOneLineErrors()
+    {
+        var (code, _, stderr) = Run("generate", "--model", Tiny, "--prompt", "x", "--steps", "abc");
+        AssertOneLineError(code, stderr, "'abc'");
+        Assert.Contains("--out", stderr);
+    }
+
+    [Fact]
     public void MissingModelFolderIsAnError()
     {
         var missing = Path.Combine(TempDir(), "no-model");
