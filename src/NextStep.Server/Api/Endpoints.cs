@@ -35,7 +35,6 @@ public static class Endpoints
         v1.MapGet("/images/{file}", (Delegate)GetImage).Produces(200, contentType: "image/png").WithSummary("A result image, named {jobId}-{index}.png");
         v1.MapGet("/models", (IImageGenerator g) => Results.Json(new { @object = "list", data = new[] { new { id = g.ModelName, @object = "model", owned_by = "nextstep" } } }))
             .WithSummary("The model this server runs");
-        v1.MapFallback((HttpContext ctx) => ApiError.Write(ctx, 404, $"no endpoint {ctx.Request.Method} {ctx.Request.Path}", code: "not_found"));
 
         app.MapGet("/healthz", async (JobStore store) =>
         {
@@ -217,7 +216,7 @@ public static class Endpoints
         {
             form = await ctx.Request.ReadFormAsync(new FormOptions { MultipartBodyLengthLimit = o.MaxUploadBytes, ValueCountLimit = 64 }, ctx.RequestAborted);
         }
-        catch (InvalidDataException e)
+        catch (Exception e) when (e is InvalidDataException or IOException && !ctx.RequestAborted.IsCancellationRequested)
         {
             throw new ApiException(400, $"malformed multipart form: {e.Message}", code: "invalid_form");
         }

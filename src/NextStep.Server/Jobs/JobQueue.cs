@@ -40,7 +40,14 @@ public sealed class JobQueue(ISchedulerFactory schedulers, JobStore store, LiveJ
     {
         if (!await store.Cancel(id)) return false;
         live.Cancel(id);
-        await Scheduler.DeleteJob(new JobKey(id, Group));
+        try
+        {
+            await Scheduler.DeleteJob(new JobKey(id, Group));
+        }
+        catch (SchedulerException)
+        {
+            // firing now, here or on another node: that run sees the cancelled record and stops by itself
+        }
         return true;
     }
 
