@@ -18,7 +18,8 @@ public sealed record ServerOptions
     public TimeSpan FakeDuration { get; init; } = TimeSpan.FromSeconds(2);
     /// <summary>Origins allowed by CORS; empty (the default) sends no CORS headers.</summary>
     public IReadOnlyList<string> CorsOrigins { get; init; } = [];
-    public TimeSpan ClusterCheckin { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>How often a clustered node checks in; a node silent for about twice this long has its jobs recovered by the others.</summary>
+    public TimeSpan ClusterCheckin { get; init; } = TimeSpan.FromSeconds(2);
 
     public int MaxQueue { get; init; } = 32;
     public int MaxPromptLength { get; init; } = 2000;

@@ -9,6 +9,7 @@ public static class ServeCommand
     public static readonly Option<string?> Postgres = new("--postgres") { Description = "PostgreSQL URL (postgres://user:pass@host:port/db) shared with 'nextstep worker' nodes" };
     public static readonly Option<int> Workers = new("--workers") { Description = "Jobs this process generates at once (0: API only)", DefaultValueFactory = _ => 1 };
     public static readonly Option<bool> Fake = new("--fake") { Description = "Use the built-in fake generator (gradients) instead of a model" };
+    public static readonly Option<int> FakeMs = new("--fake-ms") { Description = "Milliseconds the fake generator takes per picture", DefaultValueFactory = _ => 2000 };
 
     public static Command Create()
     {
@@ -18,7 +19,7 @@ public static class ServeCommand
         var apiKey = new Option<string?>("--api-key") { Description = "Require 'Authorization: Bearer KEY' on the API" };
         var maxQueue = new Option<int>("--max-queue") { Description = "Queued jobs accepted before answering 429", DefaultValueFactory = _ => 32 };
         var cors = new Option<string[]>("--cors-origin") { Description = "Allow cross-origin calls from this origin (repeatable; off by default)", AllowMultipleArgumentsPerToken = true };
-        var cmd = new Command("serve", "Serve the OpenAI-compatible image API and the web UI") { Model, host, port, db, Postgres, apiKey, Workers, Fake, maxQueue, cors };
+        var cmd = new Command("serve", "Serve the OpenAI-compatible image API and the web UI") { Model, host, port, db, Postgres, apiKey, Workers, Fake, FakeMs, maxQueue, cors };
         cmd.SetAction(parse =>
         {
             if (parse.GetValue(port) is var p and (< 0 or > 65535)) throw new NextStepException($"--port {p}: expected 0..65535");
@@ -27,7 +28,7 @@ public static class ServeCommand
             {
                 Host = parse.GetValue(host)!, Port = parse.GetValue(port), DbPath = parse.GetValue(db)!, Postgres = parse.GetValue(Postgres),
                 ApiKey = parse.GetValue(apiKey), Workers = parse.GetValue(Workers), ModelDir = parse.GetValue(Model), Fake = parse.GetValue(Fake),
-                MaxQueue = parse.GetValue(maxQueue), CorsOrigins = parse.GetValue(cors) ?? [],
+                FakeDuration = TimeSpan.FromMilliseconds(parse.GetValue(FakeMs)), MaxQueue = parse.GetValue(maxQueue), CorsOrigins = parse.GetValue(cors) ?? [],
             };
             var app = NextStepServer.BuildServer(o);
             app.Lifetime.ApplicationStarted.Register(() => Console.Error.WriteLine($"nextstep: serving on {string.Join(", ", app.Urls)} (store: {(o.Postgres is null ? o.DbPath : "postgresql")}, workers: {o.Workers})"));

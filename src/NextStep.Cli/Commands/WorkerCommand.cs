@@ -10,7 +10,7 @@ public static class WorkerCommand
     {
         var cmd = new Command("worker", "Run queued jobs from a PostgreSQL store shared with 'nextstep serve --postgres'")
         {
-            ServeCommand.Postgres, ServeCommand.Model, ServeCommand.Workers, ServeCommand.Fake,
+            ServeCommand.Postgres, ServeCommand.Model, ServeCommand.Workers, ServeCommand.Fake, ServeCommand.FakeMs,
         };
         cmd.SetAction(parse =>
         {
@@ -18,6 +18,7 @@ public static class WorkerCommand
             {
                 Postgres = parse.GetValue(ServeCommand.Postgres), ModelDir = parse.GetValue(ServeCommand.Model),
                 Workers = parse.GetValue(ServeCommand.Workers), Fake = parse.GetValue(ServeCommand.Fake),
+                FakeDuration = TimeSpan.FromMilliseconds(parse.GetValue(ServeCommand.FakeMs)),
             };
             NextStepServer.BuildWorker(o).Run();
             return 0;

@@ -76,6 +76,7 @@ public sealed class Database
     {
         yield return new("quartz.scheduler.instanceName", "nextstep");
         yield return new("quartz.scheduler.instanceId", "AUTO");
+        yield return new("quartz.scheduler.interruptJobsOnShutdown", "true");
         yield return new("quartz.threadPool.maxConcurrency", Math.Max(1, maxConcurrency).ToString());
         yield return new("quartz.jobStore.type", "Quartz.Impl.AdoJobStore.JobStoreTX, Quartz");
         yield return new("quartz.jobStore.driverDelegateType", IsPostgres ? "Quartz.Impl.AdoJobStore.PostgreSQLDelegate, Quartz" : "Quartz.Impl.AdoJobStore.SQLiteDelegate, Quartz");
@@ -90,6 +91,7 @@ public sealed class Database
         {
             yield return new("quartz.jobStore.clustered", "true");
             yield return new("quartz.jobStore.clusterCheckinInterval", ((int)clusterCheckin.TotalMilliseconds).ToString());
+            yield return new("quartz.jobStore.clusterCheckinMisfireThreshold", ((int)clusterCheckin.TotalMilliseconds).ToString());
         }
     }
 }
