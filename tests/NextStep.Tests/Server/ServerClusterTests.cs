@@ -18,17 +18,20 @@ public sealed class ServerClusterTests(ITestOutputHelper output)
     [Fact]
     public async Task Twenty_jobs_survive_a_worker_killed_midway_and_complete_exactly_once()
     {
+        var sw = Stopwatch.StartNew();
         using var pg = PostgresCluster.Start();
+        output.WriteLine($"pg {sw.ElapsedMilliseconds}");
         await using var api = await RunningServer.Start(new ServerOptions { Postgres = pg.ConnectionString, Workers = 0, MaxQueue = 64 });
+        output.WriteLine($"api {sw.ElapsedMilliseconds}");
         var logs = TempDir.Create();
         var victim = StartWorker(pg.ConnectionString, Path.Combine(logs, "a.log"));
         var survivor = StartWorker(pg.ConnectionString, Path.Combine(logs, "b.log"));
         try
         {
-            var ids = new List<string>();
-            for (int i = 0; i < Jobs; i++)
-                ids.Add((await api.PostJob(new { prompt = $"job {i}", size = "256x256", seed = i })).GetProperty("id").GetString()!);
+            var posted = await Task.WhenAll(Enumerable.Range(0, Jobs).Select(i => api.PostJob(new { prompt = $"job {i}", size = "256x256", seed = i })));
+            var ids = posted.Select(j => j.GetProperty("id").GetString()!).ToList();
 
+            output.WriteLine($"posted {sw.ElapsedMilliseconds}");
             var store = new JobStore(Database.Postgres(pg.ConnectionString));
             var victimTag = $":{victim.Id}";
             var deadline = DateTime.UtcNow.AddSeconds(60);
@@ -42,7 +45,9 @@ public sealed class ServerClusterTests(ITestOutputHelper output)
             await victim.WaitForExitAsync();
             output.WriteLine($"killed worker {victim.Id} while it ran {string.Join(", ", onVictim.Select(j => j.Id))}");
 
+            output.WriteLine($"killed {sw.ElapsedMilliseconds}");
             foreach (var id in ids) await api.WaitFor(id, "succeeded", TimeSpan.FromSeconds(90));
+            output.WriteLine($"all done {sw.ElapsedMilliseconds}");
 
             foreach (var id in ids)
             {
@@ -73,7 +78,7 @@ public sealed class ServerClusterTests(ITestOutputHelper output)
     {
         var cli = Path.Combine(AppContext.BaseDirectory, "NextStep.Cli.dll");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { cli, "worker", "--postgres", connectionString, "--fake", "--fake-ms", "1500", "--workers", "2" }) psi.ArgumentList.Add(a);
+        foreach (var a in new[] { cli, "worker", "--postgres", connectionString, "--fake", "--fake-ms", "800", "--workers", "2" }) psi.ArgumentList.Add(a);
         var p = Process.Start(psi)!;
         var writer = new StreamWriter(log) { AutoFlush = true };
         p.OutputDataReceived += (_, e) => { lock (writer) if (e.Data is not null) writer.WriteLine(e.Data); };
