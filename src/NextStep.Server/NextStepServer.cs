@@ -70,8 +70,8 @@ public static class NextStepServer
         services.AddSingleton<JobStore>();
         services.AddSingleton<LiveJobs>();
         services.AddSingleton<ServerMetrics>();
-        services.AddSingleton(generator ?? (o.Fake ? new FakeImageGenerator(o.FakeDuration) : new PipelineImageGenerator(o.ModelDir
-            ?? throw new NextStepException("--model DIR is required (or --fake for the test generator)"))));
+        services.AddSingleton(generator ?? (o.Fake ? new FakeImageGenerator(o.FakeDuration) : new PipelineImageGenerator(
+            o.ModelDir ?? throw new NextStepException("--model DIR is required (or --fake for the test generator)"), o.Sampler)));
         services.AddQuartz(db.QuartzProperties(o.Workers, o.ClusterCheckin), _ => { });
         services.AddSingleton<JobQueue>();
         services.AddHostedService(sp => sp.GetRequiredService<JobQueue>());

@@ -13,6 +13,8 @@ public sealed record ServerOptions
     /// <summary>Jobs this node runs at once; 0 makes an API-only node.</summary>
     public int Workers { get; init; } = 1;
     public string? ModelDir { get; init; }
+    /// <summary>Sampler variant for every job; null uses the checkpoint's default.</summary>
+    public NextStep.Pipeline.PipelineVariant? Sampler { get; init; }
     public bool Fake { get; init; }
     /// <summary>How long the fake generator takes per picture.</summary>
     public TimeSpan FakeDuration { get; init; } = TimeSpan.FromSeconds(2);

@@ -6,6 +6,7 @@ namespace NextStep.Cli.Commands;
 public static class ServeCommand
 {
     public static readonly Option<string?> Model = new("--model") { Description = "NextStep-1 checkpoint folder" };
+    public static readonly Option<string?> Sampler = new("--sampler") { Description = "hf, github2025 or v1.1 (default: from the checkpoint)" };
     public static readonly Option<string?> Postgres = new("--postgres") { Description = "PostgreSQL URL (postgres://user:pass@host:port/db) shared with 'nextstep worker' nodes" };
     public static readonly Option<int> Workers = new("--workers") { Description = "Jobs this process generates at once (0: API only)", DefaultValueFactory = _ => 1 };
     public static readonly Option<bool> Fake = new("--fake") { Description = "Use the built-in fake generator (gradients) instead of a model" };
@@ -19,7 +20,7 @@ public static class ServeCommand
         var apiKey = new Option<string?>("--api-key") { Description = "Require 'Authorization: Bearer KEY' on the API" };
         var maxQueue = new Option<int>("--max-queue") { Description = "Queued jobs accepted before answering 429", DefaultValueFactory = _ => 32 };
         var cors = new Option<string[]>("--cors-origin") { Description = "Allow cross-origin calls from this origin (repeatable; off by default)", AllowMultipleArgumentsPerToken = true };
-        var cmd = new Command("serve", "Serve the OpenAI-compatible image API and the web UI") { Model, host, port, db, Postgres, apiKey, Workers, Fake, FakeMs, maxQueue, cors };
+        var cmd = new Command("serve", "Serve the OpenAI-compatible image API and the web UI") { Model, Sampler, host, port, db, Postgres, apiKey, Workers, Fake, FakeMs, maxQueue, cors };
         cmd.SetAction(parse =>
         {
             if (parse.GetValue(port) is var p and (< 0 or > 65535)) throw new NextStepException($"--port {p}: expected 0..65535");
@@ -27,7 +28,7 @@ public static class ServeCommand
             var o = new ServerOptions
             {
                 Host = parse.GetValue(host)!, Port = parse.GetValue(port), DbPath = parse.GetValue(db)!, Postgres = parse.GetValue(Postgres),
-                ApiKey = parse.GetValue(apiKey), Workers = parse.GetValue(Workers), ModelDir = parse.GetValue(Model), Fake = parse.GetValue(Fake),
+                ApiKey = parse.GetValue(apiKey), Workers = parse.GetValue(Workers), ModelDir = parse.GetValue(Model), Sampler = SamplerOf(parse), Fake = parse.GetValue(Fake),
                 FakeDuration = TimeSpan.FromMilliseconds(parse.GetValue(FakeMs)), MaxQueue = parse.GetValue(maxQueue), CorsOrigins = parse.GetValue(cors) ?? [],
             };
             var app = NextStepServer.BuildServer(o);
@@ -37,4 +38,7 @@ public static class ServeCommand
         });
         return cmd;
     }
+
+    public static NextStep.Pipeline.PipelineVariant? SamplerOf(ParseResult parse) =>
+        parse.GetValue(Sampler) is { } s ? NextStep.Pipeline.GenerationRequest.ParseVariant(s) : null;
 }

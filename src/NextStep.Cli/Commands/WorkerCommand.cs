@@ -10,13 +10,13 @@ public static class WorkerCommand
     {
         var cmd = new Command("worker", "Run queued jobs from a PostgreSQL store shared with 'nextstep serve --postgres'")
         {
-            ServeCommand.Postgres, ServeCommand.Model, ServeCommand.Workers, ServeCommand.Fake, ServeCommand.FakeMs,
+            ServeCommand.Postgres, ServeCommand.Model, ServeCommand.Sampler, ServeCommand.Workers, ServeCommand.Fake, ServeCommand.FakeMs,
         };
         cmd.SetAction(parse =>
         {
             var o = new ServerOptions
             {
-                Postgres = parse.GetValue(ServeCommand.Postgres), ModelDir = parse.GetValue(ServeCommand.Model),
+                Postgres = parse.GetValue(ServeCommand.Postgres), ModelDir = parse.GetValue(ServeCommand.Model), Sampler = ServeCommand.SamplerOf(parse),
                 Workers = parse.GetValue(ServeCommand.Workers), Fake = parse.GetValue(ServeCommand.Fake),
                 FakeDuration = TimeSpan.FromMilliseconds(parse.GetValue(ServeCommand.FakeMs)),
             };
