@@ -72,7 +72,7 @@ public sealed class Database
     public string BlobType => IsPostgres ? "BYTEA" : "BLOB";
 
     /// <summary>Quartz.NET ADO job store settings for this database; clustered on PostgreSQL so nodes share and recover work.</summary>
-    public IEnumerable<KeyValuePair<string, string>> QuartzProperties(int maxConcurrency, TimeSpan clusterCheckin)
+    public IEnumerable<KeyValuePair<string, string?>> QuartzProperties(int maxConcurrency, TimeSpan clusterCheckin)
     {
         yield return new("quartz.scheduler.instanceName", "nextstep");
         yield return new("quartz.scheduler.instanceId", "AUTO");

@@ -96,8 +96,9 @@ public sealed class ServerApiTests(ServerApiTests.Shared shared) : IClassFixture
     [Fact]
     public async Task Events_stream_per_token_progress_then_done()
     {
-        var id = (await _s.PostJob(new { prompt = "stars", size = "256x256" })).GetProperty("id").GetString()!;
-        var events = await ReadEvents(id);
+        await using var slow = await RunningServer.Start(generator: new FakeImageGenerator(TimeSpan.FromSeconds(2)));
+        var id = (await slow.PostJob(new { prompt = "stars", size = "256x256" })).GetProperty("id").GetString()!;
+        var events = await ReadEvents(slow, id);
         var progress = events.Where(e => e.Event == "progress").Select(e => e.Data).ToList();
         var running = progress.Where(d => d.GetProperty("state").GetString() == "running").Select(d => d.GetProperty("done").GetInt32()).ToList();
         Assert.True(running.Count >= 5, $"expected several progress events, got {running.Count}");
@@ -252,9 +253,9 @@ public sealed class ServerApiTests(ServerApiTests.Shared shared) : IClassFixture
         Assert.Contains("nextstep_queue_depth 2\n", await s.Http.GetStringAsync("/metrics"));
     }
 
-    private async Task<List<(string Event, JsonElement Data)>> ReadEvents(string id)
+    private static async Task<List<(string Event, JsonElement Data)>> ReadEvents(RunningServer s, string id)
     {
-        using var stream = await _s.Http.GetStreamAsync($"/v1/jobs/{id}/events");
+        using var stream = await s.Http.GetStreamAsync($"/v1/jobs/{id}/events");
         using var reader = new StreamReader(stream);
         var events = new List<(string, JsonElement)>();
         string? evt = null;
