@@ -62,7 +62,8 @@ public static class NextStepServer
     private static void AddJobs(IServiceCollection services, ILoggingBuilder logging, ServerOptions o, IImageGenerator? generator)
     {
         if (o.Workers < 0) throw new NextStepException($"--workers {o.Workers}: expected 0 or more");
-        logging.AddFilter("Microsoft", LogLevel.Warning).AddFilter("Quartz", LogLevel.Warning);
+        // a failed start is reported once by the CLI, without the host's stack trace
+        logging.AddFilter("Microsoft", LogLevel.Warning).AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None).AddFilter("Quartz", LogLevel.Warning);
         if (o.Quiet) logging.SetMinimumLevel(LogLevel.Warning);
         var db = o.OpenDatabase();
         services.AddSingleton(o);

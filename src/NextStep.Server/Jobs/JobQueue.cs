@@ -18,7 +18,14 @@ public sealed class JobQueue(ISchedulerFactory schedulers, JobStore store, LiveJ
 
     public async Task StartAsync(CancellationToken ct)
     {
-        store.EnsureSchema();
+        try
+        {
+            store.EnsureSchema();
+        }
+        catch (System.Data.Common.DbException e)
+        {
+            throw new NextStepException($"{(options.Postgres is null ? $"--db '{options.DbPath}'" : "--postgres")}: cannot open the job database ({e.Message})");
+        }
         _scheduler = await schedulers.GetScheduler(ct);
         await Reconcile(ct);
         if (options.Workers > 0) await _scheduler.Start(ct);
