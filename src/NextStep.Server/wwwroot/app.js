@@ -3,6 +3,7 @@
 const $ = id => document.getElementById(id);
 const SIZES = ['512x512', '256x256', '480x544', '544x480', '448x576', '576x448', '416x608', '608x416', '384x672', '672x384',
   '352x736', '736x352', '320x800', '800x320', '288x896', '896x288', '256x1024', '1024x256'];
+const PRESET_USE_NORM = { t2i: true, fast: false, edit: true };
 let current = null;
 
 function headers(extra = {}) {
@@ -131,6 +132,11 @@ async function init() {
   $('api-key').value = localStorage.getItem('nextstep-api-key') ?? '';
   $('api-key').addEventListener('change', () => { localStorage.setItem('nextstep-api-key', $('api-key').value); loadHistory(); });
   $('form').addEventListener('submit', generate);
+  $('preset').addEventListener('change', () => { $('use-norm').checked = PRESET_USE_NORM[$('preset').value]; });
+  $('image').addEventListener('change', () => {
+    $('preset').value = $('image').files.length ? 'edit' : 't2i';
+    $('preset').dispatchEvent(new Event('change'));
+  });
   $('cancel').addEventListener('click', () => current && api(`/v1/jobs/${current.id}`, { method: 'DELETE' }).catch(err => $('error').textContent = err.message));
   api('/v1/models').then(m => $('model').textContent = m.data[0].id).catch(() => {});
   await loadHistory();

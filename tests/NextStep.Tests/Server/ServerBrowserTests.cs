@@ -30,6 +30,7 @@ public sealed class ServerBrowserTests(ITestOutputHelper output)
         await page.FillAsync("#negative", "blurry");
         await page.SelectOptionAsync("#size", "256x256");
         await page.SelectOptionAsync("#preset", "fast");
+        Assert.False(await page.IsCheckedAsync("#use-norm"));
         await page.CheckAsync("#seed-lock");
         await page.FillAsync("#seed", "1234");
         await page.FillAsync("#cfg", "5");
@@ -64,6 +65,17 @@ public sealed class ServerBrowserTests(ITestOutputHelper output)
         var again = page.Locator(".card", new PageLocatorOptions { HasText = "a lighthouse on a cliff at dusk" });
         await Assertions.Expect(again.Locator("img")).ToBeVisibleAsync();
         await Assertions.Expect(again.Locator(".state")).ToHaveTextAsync("succeeded");
+
+        await page.FillAsync("#prompt", "add a red hat");
+        await page.SetInputFilesAsync("#image", new FilePayload { Name = "input.png", MimeType = "image/png", Buffer = FakeImageGenerator.Draw(64, 64, 9).Png });
+        Assert.Equal("edit", await page.InputValueAsync("#preset"));
+        await page.FillAsync("#cfg-img", "1.8");
+        await page.ClickAsync("#generate");
+        var edit = page.Locator(".card", new PageLocatorOptions { HasText = "add a red hat" });
+        await Assertions.Expect(edit.Locator(".state")).ToHaveTextAsync("succeeded", new LocatorAssertionsToHaveTextOptions { Timeout = 20_000 });
+        await Assertions.Expect(edit.Locator(".params")).ToContainTextAsync("edit · 512x512");
+        await Assertions.Expect(edit.Locator(".params")).ToContainTextAsync("/ img 1.8");
+        await Assertions.Expect(edit.Locator("img")).ToBeVisibleAsync();
     }
 
     /// <summary>TestResults/ at the repository root (ignored by git).</summary>
