@@ -8,8 +8,6 @@ namespace NextStep.Server.Generation;
 /// </summary>
 public sealed class FakeImageGenerator(TimeSpan perImage) : IImageGenerator
 {
-    public FakeImageGenerator() : this(TimeSpan.FromMilliseconds(800)) { }
-
     public string ModelName => "nextstep-fake";
 
     public async Task<IReadOnlyList<GeneratedImage>> GenerateAsync(GenerationJobSpec spec, IProgress<(int Done, int Total)> progress, CancellationToken ct)

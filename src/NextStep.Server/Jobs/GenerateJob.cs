@@ -44,7 +44,6 @@ public sealed class GenerateJob(JobStore store, LiveJobs live, IImageGenerator g
         {
             log.LogWarning(e, "job {Id} failed", id);
             await store.Fail(id, e is NextStepException ? e.Message : $"generation failed: {e.GetType().Name}: {e.Message}");
-            metrics.JobFailed();
         }
         finally
         {

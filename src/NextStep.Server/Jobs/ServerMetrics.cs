@@ -3,7 +3,7 @@ namespace NextStep.Server.Jobs;
 /// <summary>Counters for this process; job counts by state come from the shared database.</summary>
 public sealed class ServerMetrics
 {
-    private long _tokens, _jobsDone, _jobsFailed, _generationTicks;
+    private long _tokens, _jobsDone, _generationTicks;
     private double _lastTokensPerSecond;
 
     public void JobFinished(int tokens, TimeSpan elapsed)
@@ -14,11 +14,8 @@ public sealed class ServerMetrics
         _lastTokensPerSecond = tokens / Math.Max(elapsed.TotalSeconds, 1e-6);
     }
 
-    public void JobFailed() => Interlocked.Increment(ref _jobsFailed);
-
     public long Tokens => Interlocked.Read(ref _tokens);
     public long JobsDone => Interlocked.Read(ref _jobsDone);
-    public long JobsFailed => Interlocked.Read(ref _jobsFailed);
     public double GenerationSeconds => TimeSpan.FromTicks(Interlocked.Read(ref _generationTicks)).TotalSeconds;
     public double LastTokensPerSecond => _lastTokensPerSecond;
 }

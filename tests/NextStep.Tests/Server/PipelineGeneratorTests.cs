@@ -8,6 +8,7 @@ using Xunit;
 namespace NextStep.Tests.Server;
 
 /// <summary>The server's adapter to the real pipeline, on the tiny checkpoint, against the golden pictures.</summary>
+[Collection(GlobalRngCollection.Name)]
 public sealed class PipelineGeneratorTests
 {
     private static string Golden(string file) => Fixtures.Path("tiny", "golden", file);
