@@ -1,0 +1,105 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace NextStep.Model;
+
+/// <summary>
+/// Building blocks whose parameters are allocated uninitialised (<c>torch.empty</c>) in the target dtype and device:
+/// a 14B model is never filled with random numbers that loading would overwrite. Parameter names are PyTorch's
+/// (<c>weight</c>, <c>bias</c>) so that <c>named_parameters()</c> yields the official state-dict keys.
+/// Parameters start frozen (<c>requires_grad = false</c>); training turns them on explicitly.
+/// </summary>
+internal static class Parameters
+{
+    public static Parameter Empty(long[] shape, ScalarType dtype, Device device)
+        => new(empty(shape, dtype, device), requires_grad: false);
+}
+
+/// <summary><c>y = x·Wᵀ + b</c>; weight [out, in], optional bias [out].</summary>
+public sealed class Linear : nn.Module<Tensor, Tensor>
+{
+    private readonly Parameter weight;
+    private readonly Parameter? bias;
+
+    public Linear(long inFeatures, long outFeatures, bool hasBias, ScalarType dtype, Device device) : base(nameof(Linear))
+    {
+        weight = Parameters.Empty([outFeatures, inFeatures], dtype, device);
+        bias = hasBias ? Parameters.Empty([outFeatures], dtype, device) : null;
+        RegisterComponents();
+    }
+
+    public Tensor Weight => weight;
+    public Tensor? Bias => bias;
+
+    public override Tensor forward(Tensor x) => nn.functional.linear(x, weight, bias);
+}
+
+/// <summary>Lookup table [vocab, hidden].</summary>
+public sealed class Embedding : nn.Module<Tensor, Tensor>
+{
+    private readonly Parameter weight;
+
+    public Embedding(long count, long dim, ScalarType dtype, Device device) : base(nameof(Embedding))
+    {
+        weight = Parameters.Empty([count, dim], dtype, device);
+        RegisterComponents();
+    }
+
+    public Tensor Weight => weight;
+
+    public override Tensor forward(Tensor ids)
+    {
+        using var flat = ids.reshape(-1);
+        using var rows = weight.index_select(0, flat);
+        return rows.reshape([.. ids.shape, weight.shape[1]]);
+    }
+}
+
+/// <summary>LayerNorm over the last dimension, with or without the affine weight and bias.</summary>
+public sealed class LayerNorm : nn.Module<Tensor, Tensor>
+{
+    private readonly Parameter? weight;
+    private readonly Parameter? bias;
+    private readonly long _dim;
+    private readonly double _eps;
+
+    public LayerNorm(long dim, double eps, bool affine, ScalarType dtype, Device device) : base(nameof(LayerNorm))
+    {
+        _dim = dim; _eps = eps;
+        if (affine)
+        {
+            weight = Parameters.Empty([dim], dtype, device);
+            bias = Parameters.Empty([dim], dtype, device);
+        }
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x) => nn.functional.layer_norm(x, [_dim], weight, bias, _eps);
+}
+
+/// <summary>
+/// Qwen2/Llama RMSNorm: statistics in float32, the normalised value cast back to the input dtype, then
+/// multiplied by the weight (this order matters for bit-exactness in bf16).
+/// </summary>
+public sealed class RmsNorm : nn.Module<Tensor, Tensor>
+{
+    private readonly Parameter weight;
+    private readonly double _eps;
+
+    public RmsNorm(long dim, double eps, ScalarType dtype, Device device) : base(nameof(RmsNorm))
+    {
+        _eps = eps;
+        weight = Parameters.Empty([dim], dtype, device);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var x32 = x.to_type(ScalarType.Float32);
+        var variance = x32.pow(2).mean([-1], keepdim: true);
+        var normed = (x32 * (variance + _eps).rsqrt()).to_type(x.dtype);
+        return (weight * normed).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,210 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using NextStep.Config;
+using static TorchSharp.torch;
+
+namespace NextStep.Model;
+
+/// <summary>How the RoPE inverse frequencies are rounded.</summary>
+public enum RopeInvFreq
+{
+    /// <summary>
+    /// Computed in float32, then rounded to bfloat16 and back, as happens in the official pipeline and training
+    /// (the model's <c>.to(bfloat16)</c> also casts the non-persistent <c>inv_freq</c> buffer).
+    /// </summary>
+    Bf16Rounded,
+    /// <summary>Kept in float32 (a model that was never cast to bfloat16, e.g. the float32 reference goldens).</summary>
+    Float32,
+}
+
+/// <summary>Default HF RoPE ("rotate_half", non-interleaved halves); positions are cache slot indices.</summary>
+public sealed class RotaryEmbedding
+{
+    private readonly Tensor _invFreq;
+
+    public RotaryEmbedding(int headDim, double theta, RopeInvFreq variant, Device device)
+    {
+        using var exponent = arange(0, headDim, 2, ScalarType.Int64).to_type(ScalarType.Float32).div(headDim);
+        using var basis = tensor((float)theta);
+        using var inv = basis.pow(exponent).reciprocal();
+        using var rounded = variant == RopeInvFreq.Bf16Rounded ? inv.to_type(ScalarType.BFloat16).to_type(ScalarType.Float32) : inv.clone();
+        _invFreq = rounded.to(device);
+    }
+
+    /// <summary>The float32 inverse frequencies [headDim/2].</summary>
+    public Tensor InvFreq => _invFreq;
+
+    /// <summary>cos and sin [T, headDim] for positions start..start+T−1, computed in float32, cast to <paramref name="dtype"/>.</summary>
+    public (Tensor Cos, Tensor Sin) Table(long start, long count, ScalarType dtype)
+    {
+        using var scope = NewDisposeScope();
+        var positions = arange(start, start + count, ScalarType.Float32, _invFreq.device);
+        var angles = positions.unsqueeze(1) * _invFreq.unsqueeze(0);
+        var emb = cat([angles, angles], -1);
+        return (emb.cos().to_type(dtype).MoveToOuterDisposeScope(), emb.sin().to_type(dtype).MoveToOuterDisposeScope());
+    }
+
+    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
+    {
+        using var scope = NewDisposeScope();
+        var halves = x.chunk(2, -1);
+        var rotated = cat([-halves[1], halves[0]], -1);
+        return (x * cos + rotated * sin).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>Grouped-query self-attention with q/k/v (and optionally o) biases.</summary>
+public sealed class Attention : nn.Module
+{
+    private readonly Linear q_proj, k_proj, v_proj, o_proj;
+    private readonly int _heads, _kvHeads, _headDim;
+
+    public Attention(NextStepConfig c, bool qkvBias, bool oBias, ScalarType dtype, Device device) : base(nameof(Attention))
+    {
+        _heads = c.NumAttentionHeads; _kvHeads = c.NumKeyValueHeads; _headDim = c.HeadDim;
+        q_proj = new Linear(c.HiddenSize, _heads * _headDim, qkvBias, dtype, device);
+        k_proj = new Linear(c.HiddenSize, _kvHeads * _headDim, qkvBias, dtype, device);
+        v_proj = new Linear(c.HiddenSize, _kvHeads * _headDim, qkvBias, dtype, device);
+        o_proj = new Linear(_heads * _headDim, c.HiddenSize, oBias, dtype, device);
+        RegisterComponents();
+    }
+
+    /// <param name="x">[B, T, H]</param>
+    /// <param name="mask">additive mask [B, 1, T, S] over the S attended slots</param>
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, KvCache? cache, int layer)
+    {
+        using var scope = NewDisposeScope();
+        long b = x.shape[0], t = x.shape[1];
+        var q = RotaryEmbedding.Apply(q_proj.forward(x).view(b, t, _heads, _headDim).transpose(1, 2), cos, sin);
+        var k = RotaryEmbedding.Apply(k_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2), cos, sin);
+        var v = v_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);
+        if (cache != null) (k, v) = cache.Append(layer, k, v);
+        int groups = _heads / _kvHeads;
+        if (groups > 1)
+        {
+            k = k.repeat_interleave(groups, 1);
+            v = v.repeat_interleave(groups, 1);
+        }
+        var o = nn.functional.scaled_dot_product_attention(q, k, v, mask);
+        return o_proj.forward(o.transpose(1, 2).reshape(b, t, _heads * _headDim)).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>SwiGLU feed-forward: down(silu(gate(x)) ⊙ up(x)).</summary>
+public sealed class Mlp : nn.Module<Tensor, Tensor>
+{
+    private readonly Linear gate_proj, up_proj, down_proj;
+
+    public Mlp(NextStepConfig c, bool bias, ScalarType dtype, Device device) : base(nameof(Mlp))
+    {
+        gate_proj = new Linear(c.HiddenSize, c.IntermediateSize, bias, dtype, device);
+        up_proj = new Linear(c.HiddenSize, c.IntermediateSize, bias, dtype, device);
+        down_proj = new Linear(c.IntermediateSize, c.HiddenSize, bias, dtype, device);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        return down_proj.forward(nn.functional.silu(gate_proj.forward(x)) * up_proj.forward(x)).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>Pre-norm decoder layer: h += attn(RMSNorm(h)); h += mlp(RMSNorm(h)).</summary>
+public sealed class DecoderLayer : nn.Module
+{
+    private readonly RmsNorm input_layernorm, post_attention_layernorm;
+    private readonly Attention self_attn;
+    private readonly Mlp mlp;
+
+    public DecoderLayer(NextStepConfig c, Biases biases, ScalarType dtype, Device device) : base(nameof(DecoderLayer))
+    {
+        input_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps, dtype, device);
+        self_attn = new Attention(c, biases.Qkv, biases.O, dtype, device);
+        post_attention_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps, dtype, device);
+        mlp = new Mlp(c, biases.Mlp, dtype, device);
+        RegisterComponents();
+    }
+
+    public Tensor Forward(Tensor h, Tensor cos, Tensor sin, Tensor mask, KvCache? cache, int layer)
+    {
+        using var scope = NewDisposeScope();
+        var a = h + self_attn.Forward(input_layernorm.forward(h), cos, sin, mask, cache, layer);
+        return (a + mlp.forward(post_attention_layernorm.forward(a))).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>Which optional biases the linear layers carry (decided by the checkpoint's keys, else by the config).</summary>
+public sealed record Biases(bool Qkv, bool O, bool Mlp);
+
+/// <summary>
+/// The Qwen2.5-style causal decoder (<c>embed_tokens</c>, <c>layers.{i}</c>, <c>norm</c>): the base of
+/// <see cref="NextStepModel"/>, whose state-dict keys carry no prefix.
+/// </summary>
+public abstract class Qwen2Decoder : nn.Module
+{
+    protected readonly Embedding embed_tokens;
+    protected readonly ModuleList<DecoderLayer> layers;
+    protected readonly RmsNorm norm;
+    private readonly RotaryEmbedding _rope;
+
+    public NextStepConfig Config { get; }
+
+    protected Qwen2Decoder(string name, NextStepConfig c, Biases biases, RopeInvFreq rope, ScalarType dtype, Device device) : base(name)
+    {
+        Config = c;
+        embed_tokens = new Embedding(c.VocabSize, c.HiddenSize, dtype, device);
+        layers = new ModuleList<DecoderLayer>(Enumerable.Range(0, c.NumHiddenLayers).Select(_ => new DecoderLayer(c, biases, dtype, device)).ToArray());
+        norm = new RmsNorm(c.HiddenSize, c.RmsNormEps, dtype, device);
+        _rope = new RotaryEmbedding(c.HeadDim, c.RopeTheta, rope, device);
+    }
+
+    public RotaryEmbedding Rope => _rope;
+    public ScalarType DType => embed_tokens.Weight.dtype;
+    public Device Device => embed_tokens.Weight.device;
+
+    /// <summary>A fresh cache for <paramref name="batch"/> rows and up to <paramref name="capacity"/> positions.</summary>
+    public KvCache NewCache(int batch, int capacity)
+        => new(Config.NumHiddenLayers, batch, Config.NumKeyValueHeads, Config.HeadDim, capacity, DType, Device);
+
+    /// <summary>
+    /// Runs T new positions through the decoder and returns the final-normed hidden states [B, T, H].
+    /// <paramref name="attentionMask"/> (nonzero = real token, 0 = left pad) is [B, T] for the new positions or
+    /// [B, cache.Length + T] for all positions (HF style; only its last T columns are read); null = all real.
+    /// With a cache, positions continue at <c>cache.Length</c> and the cache advances by T; without one, the
+    /// T positions attend only among themselves (positions 0..T−1). Position ids are slot indices for every row
+    /// (not padding-aware), as in the official code.
+    /// </summary>
+    public Tensor Forward(Tensor inputsEmbeds, Tensor? attentionMask, KvCache? cache)
+    {
+        using var scope = NewDisposeScope();
+        long b = inputsEmbeds.shape[0], t = inputsEmbeds.shape[1];
+        int past = cache?.Length ?? 0;
+        var padMask = NewPositionsMask(attentionMask, b, t, past);
+        var keyValid = cache != null ? cache.BeginStep(padMask) : padMask.to_type(ScalarType.Bool);
+        var mask = AdditiveMask(keyValid, past, t);
+        var (cos, sin) = _rope.Table(past, t, inputsEmbeds.dtype);
+        var h = inputsEmbeds;
+        for (int i = 0; i < layers.Count; i++) h = layers[i].Forward(h, cos, sin, mask, cache, i);
+        cache?.EndStep((int)t);
+        return norm.forward(h).MoveToOuterDisposeScope();
+    }
+
+    private Tensor NewPositionsMask(Tensor? attentionMask, long b, long t, int past)
+    {
+        if (attentionMask is null) return ones([b, t], ScalarType.Bool, Device);
+        if (attentionMask.dim() != 2 || attentionMask.shape[0] != b || (attentionMask.shape[1] != t && attentionMask.shape[1] != past + t))
+            throw new ArgumentException($"attention mask has shape [{string.Join(", ", attentionMask.shape)}], expected [{b}, {t}] or [{b}, {past + t}]");
+        return attentionMask.narrow(1, attentionMask.shape[1] - t, t).to(ScalarType.Bool, Device);
+    }
+
+    /// <summary>Additive mask [B, 1, T, S]: 0 where key slot j ≤ query slot and j holds a real token, else the dtype's minimum.</summary>
+    private Tensor AdditiveMask(Tensor keyValid, int past, long t)
+    {
+        long s = keyValid.shape[1];
+        var queries = arange(past, past + t, ScalarType.Int64, Device).unsqueeze(1);
+        var keys = arange(0, s, ScalarType.Int64, Device).unsqueeze(0);
+        var allowed = keys.le(queries).unsqueeze(0).unsqueeze(0).logical_and(keyValid.unsqueeze(1).unsqueeze(1));
+        return zeros(allowed.shape, DType, Device).masked_fill(allowed.logical_not(), finfo(DType).min);
+    }
+}
