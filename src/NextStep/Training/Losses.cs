@@ -93,13 +93,4 @@ public static class Losses
     /// <summary>loss = lmWeight·CE + imWeight·FM.</summary>
     public static TrainingLoss Total(Tensor lmLoss, FlowMatchingResult fm, double lmWeight, double imWeight) =>
         new(lmLoss * lmWeight + fm.Loss * imWeight, lmLoss, fm.Loss, fm);
-
-    /// <summary>[N, C, H, W] latents → [N, (H/p)(W/p), C·p·p] tokens, raster order, feature index c·p² + i·p + j.</summary>
-    public static Tensor Patchify(Tensor latents, int patch)
-    {
-        long n = latents.shape[0], c = latents.shape[1], h = latents.shape[2] / patch, w = latents.shape[3] / patch;
-        if (latents.shape[2] % patch != 0 || latents.shape[3] % patch != 0)
-            throw new NextStepException($"latents [{string.Join(",", latents.shape)}] are not divisible by the patch size {patch}");
-        return latents.reshape(n, c, h, patch, w, patch).permute(0, 2, 4, 1, 3, 5).reshape(n, h * w, c * patch * patch);
-    }
 }

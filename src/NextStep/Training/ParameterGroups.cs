@@ -1,3 +1,4 @@
+using NextStep.Model;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -20,7 +21,7 @@ public static class ParameterGroups
     public static IReadOnlyList<ParameterGroup> Official(nn.Module model, double weightDecay)
     {
         var layerNormPrefixes = model.named_modules()
-            .Where(m => m.module is LayerNorm)
+            .Where(m => m.module is NextStep.Model.LayerNorm or TorchSharp.Modules.LayerNorm)
             .Select(m => m.name + ".")
             .ToList();
         var parameters = model.named_parameters()

@@ -37,7 +37,7 @@ public class LossTests
         var ids = TrainingGoldens.Tensor($"{c}.input_ids");
         var latents = TrainingGoldens.Tensor($"{c}.latents");
         var filtered = TrainingGoldens.Tensor($"{c}.image_filtered_idx").data<int>().Select(v => v != 0).ToList();
-        var tokens = Losses.Patchify(latents, 2);
+        var tokens = NextStep.Model.NextStepModel.Patchify(latents, 2);
         var perImage = Enumerable.Repeat(tokens.shape[1], (int)tokens.shape[0]).ToList();
         var states = Losses.ConditionStates(TrainingGoldens.Tensor($"{c}.hidden"), Losses.FmConditionMask(ids, Placeholder), perImage);
         var draws = new FlowMatchingDraws(TrainingGoldens.Tensor($"{c}.fm.noise"), TrainingGoldens.Tensor($"{c}.fm.u"));
