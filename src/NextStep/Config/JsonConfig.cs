@@ -15,8 +15,11 @@ internal sealed class JsonConfig
         if (!File.Exists(path)) throw new NextStepException($"{path}: file not found");
         var info = new FileInfo(path);
         if (info.Length > 16 * 1024 * 1024) throw new NextStepException($"{path}: {info.Length} bytes is too large for a config file (limit 16 MiB)");
+        var bytes = File.ReadAllBytes(path);
+        try { _ = new System.Text.UTF8Encoding(false, true).GetCharCount(bytes); }
+        catch (System.Text.DecoderFallbackException) { throw new NextStepException($"{path}: not valid UTF-8 text"); }
         JsonDocument doc;
-        try { doc = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { MaxDepth = 64, AllowTrailingCommas = true }); }
+        try { doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 64, AllowTrailingCommas = true }); }
         catch (JsonException e) { throw new NextStepException($"{path}: not valid JSON ({e.Message})"); }
         if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new NextStepException($"{path}: expected a JSON object at the top level, found {doc.RootElement.ValueKind}");
         return new JsonConfig(path, doc.RootElement.Clone());

@@ -34,7 +34,7 @@ public sealed class NextStepModel : Qwen2Decoder
     private readonly Tensor? gen_pos_embed;
 
     /// <summary>Builds the model with uninitialised weights (fill them with <see cref="WeightLoader"/> or use <see cref="Load"/>).</summary>
-    public NextStepModel(NextStepConfig c, NextStepLayout layout, ScalarType dtype = ScalarType.Float32, Device? device = null, RopeInvFreq rope = RopeInvFreq.Bf16Rounded)
+    public NextStepModel(NextStepConfig c, NextStepLayout layout, ScalarType dtype = ScalarType.Float32, Device? device = null, RopeInvFreq rope = RopeInvFreq.ModelDType)
         : base(nameof(NextStepModel), c, layout.Biases, rope, dtype, device ??= CPU)
     {
         if (!c.TieWordEmbeddings) lm_head = new Linear(c.HiddenSize, c.VocabSize, false, dtype, device);
@@ -51,7 +51,7 @@ public sealed class NextStepModel : Qwen2Decoder
     /// <paramref name="dtype"/> on <paramref name="device"/>. Strict: every weight must be present with its shape;
     /// unexpected tensors are errors except <c>gen_pos_embed</c> (kept when present) and a tied <c>lm_head.weight</c>.
     /// </summary>
-    public static NextStepModel Load(string modelFolder, ScalarType dtype = ScalarType.Float32, Device? device = null, RopeInvFreq rope = RopeInvFreq.Bf16Rounded)
+    public static NextStepModel Load(string modelFolder, ScalarType dtype = ScalarType.Float32, Device? device = null, RopeInvFreq rope = RopeInvFreq.ModelDType)
     {
         if (!Directory.Exists(modelFolder)) throw new NextStepException($"{modelFolder}: model folder not found");
         var config = NextStepConfig.Load(Path.Combine(modelFolder, "config.json"));

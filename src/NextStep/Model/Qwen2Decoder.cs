@@ -5,16 +5,19 @@ using static TorchSharp.torch;
 
 namespace NextStep.Model;
 
-/// <summary>How the RoPE inverse frequencies are rounded.</summary>
+/// <summary>
+/// The precision of the RoPE inverse frequencies. They are computed in float32; PyTorch's <c>model.to(dtype)</c>
+/// also casts the non-persistent <c>inv_freq</c> buffer, so a reference model run in bf16 (the official pipeline,
+/// DeepSpeed bf16 training) uses bf16-rounded values, while a float32 reference (the tiny goldens) does not.
+/// </summary>
 public enum RopeInvFreq
 {
-    /// <summary>
-    /// Computed in float32, then rounded to bfloat16 and back, as happens in the official pipeline and training
-    /// (the model's <c>.to(bfloat16)</c> also casts the non-persistent <c>inv_freq</c> buffer).
-    /// </summary>
-    Bf16Rounded,
-    /// <summary>Kept in float32 (a model that was never cast to bfloat16, e.g. the float32 reference goldens).</summary>
+    /// <summary>Rounded to the model's dtype and back (float32: unchanged; bfloat16: bf16-rounded), as PyTorch does.</summary>
+    ModelDType,
+    /// <summary>Always float32 (a reference model that was never cast).</summary>
     Float32,
+    /// <summary>Always bf16-rounded (e.g. float32 compute that reproduces a bf16-cast training run).</summary>
+    Bf16Rounded,
 }
 
 /// <summary>Default HF RoPE ("rotate_half", non-interleaved halves); positions are cache slot indices.</summary>
@@ -22,12 +25,13 @@ public sealed class RotaryEmbedding
 {
     private readonly Tensor _invFreq;
 
-    public RotaryEmbedding(int headDim, double theta, RopeInvFreq variant, Device device)
+    /// <param name="roundTo">dtype the float32 inverse frequencies are rounded through (Float32 = none)</param>
+    public RotaryEmbedding(int headDim, double theta, ScalarType roundTo, Device device)
     {
         using var exponent = arange(0, headDim, 2, ScalarType.Int64).to_type(ScalarType.Float32).div(headDim);
         using var basis = tensor((float)theta);
         using var inv = basis.pow(exponent).reciprocal();
-        using var rounded = variant == RopeInvFreq.Bf16Rounded ? inv.to_type(ScalarType.BFloat16).to_type(ScalarType.Float32) : inv.clone();
+        using var rounded = inv.to_type(roundTo).to_type(ScalarType.Float32);
         _invFreq = rounded.to(device);
     }
 
@@ -156,7 +160,8 @@ public abstract class Qwen2Decoder : nn.Module
         embed_tokens = new Embedding(c.VocabSize, c.HiddenSize, dtype, device);
         layers = new ModuleList<DecoderLayer>(Enumerable.Range(0, c.NumHiddenLayers).Select(_ => new DecoderLayer(c, biases, dtype, device)).ToArray());
         norm = new RmsNorm(c.HiddenSize, c.RmsNormEps, dtype, device);
-        _rope = new RotaryEmbedding(c.HeadDim, c.RopeTheta, rope, device);
+        var roundTo = rope switch { RopeInvFreq.Float32 => ScalarType.Float32, RopeInvFreq.Bf16Rounded => ScalarType.BFloat16, _ => dtype };
+        _rope = new RotaryEmbedding(c.HeadDim, c.RopeTheta, roundTo, device);
     }
 
     public RotaryEmbedding Rope => _rope;

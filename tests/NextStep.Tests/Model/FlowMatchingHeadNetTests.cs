@@ -9,7 +9,7 @@ public class FlowMatchingHeadNetTests
     [Fact]
     public void NetMatchesGolden()
     {
-        var model = TinyModel.Get(NextStep.Model.RopeInvFreq.Float32);
+        var model = TinyModel.Float32;
         using var _ = no_grad();
         using var v = model.Head.forward(TinyModel.Golden("fm.net.x"), TinyModel.Golden("fm.net.t"), TinyModel.Golden("fm.net.c"));
         using var expected = TinyModel.Golden("fm.net.out");
@@ -19,7 +19,7 @@ public class FlowMatchingHeadNetTests
     [Fact]
     public void HeadParameterNamesAreTheOfficialKeys()
     {
-        var model = TinyModel.Get(NextStep.Model.RopeInvFreq.Float32);
+        var model = TinyModel.Float32;
         var names = model.named_parameters().Select(p => p.name).Where(n => n.StartsWith("image_head.")).ToHashSet();
         Assert.Contains("image_head.net.time_embed.mlp.0.weight", names);
         Assert.Contains("image_head.net.time_embed.mlp.2.bias", names);

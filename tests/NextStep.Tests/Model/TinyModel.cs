@@ -4,13 +4,14 @@ using static TorchSharp.torch;
 
 namespace NextStep.Tests.Model;
 
-/// <summary>The tiny checkpoint loaded once per test run (float32, as the goldens were computed).</summary>
+/// <summary>The tiny checkpoint loaded once per test run, in float32 (as the goldens were computed) and in bf16.</summary>
 public static class TinyModel
 {
-    private static readonly Lazy<NextStepModel> Float32Rope = new(() => NextStepModel.Load(Fixtures.TinyModel, ScalarType.Float32, rope: RopeInvFreq.Float32));
-    private static readonly Lazy<NextStepModel> Bf16Rope = new(() => NextStepModel.Load(Fixtures.TinyModel, ScalarType.Float32, rope: RopeInvFreq.Bf16Rounded));
+    private static readonly Lazy<NextStepModel> F32 = new(() => NextStepModel.Load(Fixtures.TinyModel, ScalarType.Float32));
+    private static readonly Lazy<NextStepModel> BF16 = new(() => NextStepModel.Load(Fixtures.TinyModel, ScalarType.BFloat16));
 
-    public static NextStepModel Get(RopeInvFreq rope) => rope == RopeInvFreq.Float32 ? Float32Rope.Value : Bf16Rope.Value;
+    public static NextStepModel Float32 => F32.Value;
+    public static NextStepModel BFloat16 => BF16.Value;
 
     public static Tensor Golden(string key) => Fixtures.Tensor("tiny/golden/golden.safetensors", key);
 }
