@@ -25,6 +25,9 @@ internal sealed class JsonConfig
         return new JsonConfig(path, doc.RootElement.Clone());
     }
 
+    /// <summary>The raw JSON value of a key, or null when the key is missing or null.</summary>
+    public JsonElement? Raw(string key) => Has(key) ? _root.GetProperty(key) : null;
+
     public bool Has(string key) => _root.TryGetProperty(key, out var v) && v.ValueKind != JsonValueKind.Null;
 
     private JsonElement Get(string key)

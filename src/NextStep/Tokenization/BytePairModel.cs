@@ -1,0 +1,106 @@
+using System.Collections.Concurrent;
+using System.Text;
+
+namespace NextStep.Tokenization;
+
+/// <summary>
+/// Byte-level BPE: a piece of text becomes its UTF-8 bytes (one symbol each), then adjacent symbols are merged,
+/// always the pair with the lowest merge rank first (leftmost among equal ranks), until no pair has a merge.
+/// The merge order, including how stale queue entries are recognised, follows Hugging Face tokenizers' BPE
+/// word merging, so the ids are the same. Results are cached per piece; the cache is safe for concurrent use.
+/// </summary>
+internal sealed class BytePairModel
+{
+    private const int CacheCapacity = 200_000;
+
+    private readonly Dictionary<string, int> _vocab;
+    private readonly string?[] _idToToken;
+    private readonly Dictionary<long, (int Rank, int Id)> _merges;
+    private readonly int[] _byteIds = new int[256];
+    private readonly ConcurrentDictionary<string, int[]> _cache = new();
+    private readonly ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _cacheBySpan;
+
+    /// <param name="vocab">token string → id (byte-level strings)</param>
+    /// <param name="merges">merge pairs in rank order (rank = index)</param>
+    /// <param name="where">names the file and field in error messages</param>
+    public BytePairModel(Dictionary<string, int> vocab, IReadOnlyList<(string Left, string Right)> merges, string where)
+    {
+        _vocab = vocab;
+        _idToToken = new string?[vocab.Count == 0 ? 0 : vocab.Values.Max() + 1];
+        foreach (var (token, id) in vocab) _idToToken[id] = token;
+
+        for (int b = 0; b < 256; b++)
+            if (!vocab.TryGetValue(ByteLevel.ByteToChar[b].ToString(), out _byteIds[b]))
+                throw new NextStepException($"{where}: model.vocab lacks the byte-level token \"{ByteLevel.ByteToChar[b]}\" for byte 0x{b:X2}; a byte-level BPE vocabulary must hold all 256");
+
+        _merges = new Dictionary<long, (int, int)>(merges.Count);
+        for (int rank = 0; rank < merges.Count; rank++)
+        {
+            var (left, right) = merges[rank];
+            if (!vocab.TryGetValue(left, out int l) || !vocab.TryGetValue(right, out int r) || !vocab.TryGetValue(left + right, out int merged))
+                throw new NextStepException($"{where}: model.merges[{rank}] (\"{left}\" \"{right}\") uses a token that is not in model.vocab");
+            _merges.TryAdd(Key(l, r), (rank, merged));
+        }
+        _cacheBySpan = _cache.GetAlternateLookup<ReadOnlySpan<char>>();
+    }
+
+    /// <summary>Number of ids the vocabulary spans (largest id + 1).</summary>
+    public int Size => _idToToken.Length;
+
+    public int? TokenToId(string token) => _vocab.TryGetValue(token, out int id) ? id : null;
+
+    public string? IdToToken(int id) => id >= 0 && id < _idToToken.Length ? _idToToken[id] : null;
+
+    /// <summary>Appends the ids of one pre-tokenized piece of (normalized) text.</summary>
+    public void Encode(ReadOnlySpan<char> piece, List<int> output)
+    {
+        if (_cacheBySpan.TryGetValue(piece, out var cached)) { output.AddRange(cached); return; }
+        var ids = Merge(piece);
+        if (_cache.Count < CacheCapacity) _cacheBySpan.TryAdd(piece, ids);
+        output.AddRange(ids);
+    }
+
+    private static long Key(int left, int right) => ((long)left << 32) | (uint)right;
+
+    private int[] Merge(ReadOnlySpan<char> piece)
+    {
+        int n = Encoding.UTF8.GetByteCount(piece);
+        if (n == 0) return [];
+        Span<byte> bytes = n <= 512 ? stackalloc byte[n] : new byte[n];
+        Encoding.UTF8.GetBytes(piece, bytes);
+
+        // Symbols form a doubly linked list; a merged-away symbol is marked dead.
+        var ids = new int[n];
+        var prev = new int[n];
+        var next = new int[n];
+        var dead = new bool[n];
+        for (int i = 0; i < n; i++) { ids[i] = _byteIds[bytes[i]]; prev[i] = i - 1; next[i] = i + 1 < n ? i + 1 : -1; }
+
+        // Queue entries: (position, id the merge would produce), ordered by (rank, position).
+        var queue = new PriorityQueue<(int Pos, int Id), long>();
+        void Push(int pos)
+        {
+            if (_merges.TryGetValue(Key(ids[pos], ids[next[pos]]), out var m)) queue.Enqueue((pos, m.Id), ((long)m.Rank << 32) | (uint)pos);
+        }
+        for (int i = 0; i + 1 < n; i++) Push(i);
+
+        while (queue.TryDequeue(out var top, out _))
+        {
+            int pos = top.Pos;
+            if (dead[pos] || next[pos] < 0) continue;
+            int right = next[pos];
+            // An entry is stale when the pair at its position no longer merges into the token it was queued for.
+            if (!_merges.TryGetValue(Key(ids[pos], ids[right]), out var m) || m.Id != top.Id) continue;
+            ids[pos] = m.Id;
+            dead[right] = true;
+            next[pos] = next[right];
+            if (next[pos] >= 0) prev[next[pos]] = pos;
+            if (prev[pos] >= 0) Push(prev[pos]);
+            if (next[pos] >= 0) Push(pos);
+        }
+
+        var result = new List<int>(n);
+        for (int i = 0; i >= 0; i = next[i]) result.Add(ids[i]);
+        return result.ToArray();
+    }
+}
