@@ -1,0 +1,184 @@
+using NextStep.Config;
+using NextStep.Loading;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NextStep.Model;
+
+/// <summary>
+/// NextStep-1's FLUX-style f8ch16 VAE with the official old LDM key names (<c>encoder.*</c>, <c>decoder.*</c>), read from
+/// a folder holding <c>config.json</c> and <c>checkpoint.pt</c> (or <c>checkpoint.safetensors</c> with the same keys).
+/// <para>Decoding takes the un-scaled latent (the pipeline applies <see cref="DenormalizeLatents"/> first). Encoding gives
+/// the posterior's mean (after the optional per-patch LayerNorm) and clamped logvar; <see cref="EncodeSample"/> draws one
+/// <c>randn</c> of the mean's shape, also when <c>deterministic</c> is set, like diffusers'
+/// <c>DiagonalGaussianDistribution.sample</c>.</para>
+/// All methods run without autograd, take inputs on any device/dtype (moved to the VAE's) and return new tensors the caller owns.
+/// </summary>
+public sealed class AutoencoderKL : nn.Module
+{
+    private readonly VaeEncoder _encoder;
+    private readonly VaeDecoder _decoder;
+
+    public VaeConfig Config { get; }
+    public ScalarType DType { get; private set; } = ScalarType.Float32;
+    public Device Device { get; private set; } = CPU;
+    /// <summary>Checkpoint keys the model does not use (the official loader is non-strict and ignores them too).</summary>
+    public IReadOnlyList<string> IgnoredKeys { get; private set; } = [];
+
+    private AutoencoderKL(VaeConfig config) : base(nameof(AutoencoderKL))
+    {
+        Config = config;
+        register_module("encoder", _encoder = new VaeEncoder(config));
+        register_module("decoder", _decoder = new VaeDecoder(config));
+    }
+
+    /// <summary>Loads <c>config.json</c> and the weights from <paramref name="vaeFolder"/>.</summary>
+    public static AutoencoderKL Load(string vaeFolder, ScalarType dtype = ScalarType.Float32, Device? device = null)
+    {
+        if (!Directory.Exists(vaeFolder)) throw new NextStepException($"{vaeFolder}: VAE folder not found");
+        var config = VaeConfig.Load(Path.Combine(vaeFolder, "config.json"));
+        string pt = Path.Combine(vaeFolder, "checkpoint.pt"), st = Path.Combine(vaeFolder, "checkpoint.safetensors");
+        if (File.Exists(pt))
+        {
+            using var ck = TorchZipCheckpoint.Load(pt);
+            return FromStateDict(config, ck.Tensors, pt, dtype, device);
+        }
+        if (File.Exists(st))
+        {
+            using var file = SafeTensorsFile.Open(st);
+            var tensors = file.Tensors.Keys.ToDictionary(k => k, k => file.Load(k));
+            try { return FromStateDict(config, tensors, st, dtype, device); }
+            finally { foreach (var t in tensors.Values) t.Dispose(); }
+        }
+        throw new NextStepException($"{vaeFolder}: no checkpoint.pt or checkpoint.safetensors found (expected the VAE weights beside config.json)");
+    }
+
+    /// <summary>
+    /// Builds the VAE from a state dict with the official key names. Every parameter must be present with the exact shape
+    /// (errors name the keys); extra keys are listed in <see cref="IgnoredKeys"/>. The weights are copied, not kept.
+    /// </summary>
+    public static AutoencoderKL FromStateDict(VaeConfig config, IReadOnlyDictionary<string, Tensor> weights, string source, ScalarType dtype = ScalarType.Float32, Device? device = null)
+    {
+        var vae = new AutoencoderKL(config);
+        try
+        {
+            var missing = new List<string>();
+            var misShaped = new List<string>();
+            var used = new HashSet<string>(StringComparer.Ordinal);
+            using (no_grad())
+            {
+                foreach (var (name, p) in vae.named_parameters())
+                {
+                    if (!weights.TryGetValue(name, out var w)) { missing.Add(name); continue; }
+                    used.Add(name);
+                    if (!w.shape.SequenceEqual(p.shape)) { misShaped.Add($"{name} is [{string.Join(",", w.shape)}], expected [{string.Join(",", p.shape)}]"); continue; }
+                    if (!w.is_floating_point()) { misShaped.Add($"{name} has dtype {w.dtype}, expected a floating-point type"); continue; }
+                    p.copy_(w);
+                }
+            }
+            if (missing.Count > 0 || misShaped.Count > 0)
+            {
+                var parts = new List<string>();
+                if (missing.Count > 0) parts.Add($"{missing.Count} missing key(s): {string.Join(", ", missing.Take(8))}{(missing.Count > 8 ? ", …" : "")}");
+                if (misShaped.Count > 0) parts.Add($"{misShaped.Count} mismatched tensor(s): {string.Join("; ", misShaped.Take(8))}{(misShaped.Count > 8 ? "; …" : "")}");
+                throw new NextStepException($"{source}: the VAE weights do not match config.json (ch {config.Ch}, ch_mult [{string.Join(",", config.ChMult)}], num_res_blocks {config.NumResBlocks}, z_channels {config.ZChannels}): {string.Join("; ", parts)}");
+            }
+            vae.IgnoredKeys = weights.Keys.Where(k => !used.Contains(k)).Order(StringComparer.Ordinal).ToList();
+            vae.DType = dtype;
+            vae.Device = device ?? CPU;
+            vae.to(vae.Device, dtype);
+            vae.eval();
+            return vae;
+        }
+        catch { vae.Dispose(); throw; }
+    }
+
+    /// <summary>Spatial down factor 2^(levels − 1).</summary>
+    public int DownFactor => Config.DownFactor;
+
+    /// <summary>Un-scaled latent [B, z, h, w] → image [B, out, h·f, w·f], about [−1, 1], in the VAE's dtype.</summary>
+    public Tensor Decode(Tensor z)
+    {
+        CheckInput(z, Config.ZChannels, 1, "latent");
+        using var _ = no_grad();
+        using var input = z.to(DType, Device);
+        return _decoder.call(input);
+    }
+
+    /// <summary>
+    /// Image [B, in, H, W] in [−1, 1] → posterior mean (per-patch LayerNorm applied when <c>encoder_norm</c>) and logvar
+    /// clamped to [−30, 20], both [B, z, H/f, W/f].
+    /// </summary>
+    public (Tensor Mean, Tensor Logvar) EncodeMoments(Tensor pixels)
+    {
+        CheckInput(pixels, Config.InChannels, DownFactor * Config.Psz, "image");
+        using var _ = no_grad();
+        using var input = pixels.to(DType, Device);
+        using var moments = _encoder.call(input);
+        var chunks = moments.chunk(2, 1);
+        using var mean = chunks[0];
+        using var logvar = chunks[1];
+        var normed = Config.EncoderNorm ? PatchLayerNorm(mean) : mean.clone();
+        return (normed, logvar.clamp(-30.0, 20.0));
+    }
+
+    /// <summary>The posterior sample: mean + exp(logvar/2)·noise, with std 0 when <c>deterministic</c>.</summary>
+    public Tensor SamplePosterior(Tensor mean, Tensor logvar, Tensor noise)
+    {
+        using var _ = no_grad();
+        if (Config.Deterministic)
+        {
+            using var zeroStd = zeros_like(logvar);
+            using var scaled = zeroStd * noise;
+            return mean + scaled;
+        }
+        using var half = logvar * 0.5;
+        using var std = half.exp();
+        using var scaledNoise = std * noise;
+        return mean + scaledNoise;
+    }
+
+    /// <summary>Encodes and draws the posterior sample with one <c>randn</c> of the mean's shape, dtype and device.</summary>
+    public Tensor EncodeSample(Tensor pixels, Generator? generator = null)
+    {
+        var (mean, logvar) = EncodeMoments(pixels);
+        using (mean)
+        using (logvar)
+        {
+            using var noise = randn(mean.shape, mean.dtype, mean.device, generator: generator);
+            return SamplePosterior(mean, logvar, noise);
+        }
+    }
+
+    /// <summary>Posterior sample → model latent: (x − shift_factor) · scaling_factor.</summary>
+    public Tensor NormalizeLatents(Tensor sample)
+    {
+        using var shifted = sample - Config.ShiftFactor;
+        return shifted * Config.ScalingFactor;
+    }
+
+    /// <summary>Model latent → decoder input: x / scaling_factor + shift_factor.</summary>
+    public Tensor DenormalizeLatents(Tensor latents)
+    {
+        using var scaled = latents / Config.ScalingFactor;
+        return scaled + Config.ShiftFactor;
+    }
+
+    /// <summary>LayerNorm (no affine, eps 1e-6) over the z·psz² values of every psz×psz patch of the mean.</summary>
+    private Tensor PatchLayerNorm(Tensor mean)
+    {
+        long b = mean.shape[0], c = mean.shape[1], h = mean.shape[2], w = mean.shape[3];
+        int p = Config.Psz;
+        // [b, c, h, w] → [b, h/p, w/p, c·p·p] with channel index c·p² + py·p + px
+        using var patches = mean.reshape(b, c, h / p, p, w / p, p).permute(0, 2, 4, 1, 3, 5).reshape(b, h / p, w / p, c * p * p);
+        using var normed = nn.functional.layer_norm(patches, [c * p * p], null, null, 1e-6);
+        using var back = normed.reshape(b, h / p, w / p, c, p, p).permute(0, 3, 1, 4, 2, 5);
+        return back.reshape(b, c, h, w);
+    }
+
+    private static void CheckInput(Tensor x, int channels, int multiple, string what)
+    {
+        if (x.dim() != 4 || x.shape[1] != channels || x.shape[2] % multiple != 0 || x.shape[3] % multiple != 0 || x.shape[2] == 0 || x.shape[3] == 0)
+            throw new NextStepException($"VAE {what} has shape [{string.Join(",", x.shape)}], expected [B, {channels}, H, W] with H and W positive multiples of {multiple}");
+    }
+}
