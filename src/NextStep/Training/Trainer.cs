@@ -1,0 +1,236 @@
+using System.Diagnostics;
+using NextStep.Config;
+using NextStep.Model;
+using NextStep.Tokenization;
+using NextStep.Training.Shapes;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NextStep.Training;
+
+/// <summary>What a run did: the mean loss of every optimizer step it took, where it saved, and its speed.</summary>
+public sealed record TrainResult(IReadOnlyList<double> Losses, string LastCheckpoint, double StepsPerSecond);
+
+/// <summary>
+/// The training loop: the official objective (<see cref="Objective"/>) on packed batches (<see cref="BatchPacker{TImage}"/>),
+/// gradient accumulation (the loss divided by the number of micro-batches, as DeepSpeed does), global-norm clipping,
+/// AdamW on the official parameter groups and a warm-up schedule. The VAE is frozen: every image's posterior
+/// moments are encoded once, and each step draws a fresh posterior sample. Everything random comes from torch's
+/// generator (seeded with <see cref="TrainOptions.Seed"/>) and seeded data decisions, so a run is deterministic and
+/// <see cref="TrainOptions.ResumeDir"/> continues it bit for bit.
+/// </summary>
+public sealed class Trainer
+{
+    private readonly TrainOptions _o;
+    private readonly Action<string> _log;
+
+    public Trainer(TrainOptions options, Action<string> log) { _o = options; _log = log; }
+
+    public TrainResult Run()
+    {
+        Validate();
+        int threads = torch.get_num_threads();
+        if (_o.Threads > 0) torch.set_num_threads(_o.Threads);
+        try { return RunLoop(); }
+        finally { torch.set_num_threads(threads); }
+    }
+
+    private TrainResult RunLoop()
+    {
+        using var scope = NewDisposeScope();
+        var source = ResolveSources();
+        torch.manual_seed(_o.Seed);
+        var tokenizer = Qwen2Tokenizer.Load(source.TokenizerDir);
+        using var vae = AutoencoderKL.Load(source.VaeDir);
+        using var model = LoadModel(source);
+        var c = model.Config;
+        int factor = vae.DownFactor * c.LatentPatchSize;
+        if (_o.ImageSize % factor != 0) throw new NextStepException($"--image-size {_o.ImageSize} must be a multiple of {factor} (VAE factor × patch size)");
+        if (vae.Config.ZChannels != c.LatentChannels)
+            throw new NextStepException($"{source.VaeDir}: the VAE has {vae.Config.ZChannels} latent channels but the model expects {c.LatentChannels}");
+
+        var examples = LoadData();
+        _log($"data: {examples.Count} images at {_o.ImageSize}x{_o.ImageSize} ({DataName})");
+        var (means, logvars) = EncodeMoments(vae, examples);
+        var grid = new TokenGrid(_o.ImageSize / factor, _o.ImageSize / factor);
+        var builder = new SequenceBuilder(tokenizer, c.Boi, c.Eoi, c.ImagePlaceholderId);
+        var samples = examples.Select((e, i) => builder.TextToImage(e.Caption, i, grid, SequenceBuilder.ImageFirst(_o.Seed, i, _o.DropTextProb))).ToList();
+        int rowLength = _o.RowLength > 0 ? _o.RowLength : (samples.Max(s => s.InputIds.Length) * 2 + 15) / 16 * 16;
+        var state = new TrainerState(0, 0, _o.Seed, _o.BatchSize, _o.GradAccum, rowLength, _o.ImageSize, _o.DropTextProb, DataName, examples.Count);
+
+        var groups = ParameterGroups.Official(model, _o.WeightDecay);
+        using var adam = new AdamW(groups);
+        var schedule = LrSchedule.Create(_o.Schedule, _o.Warmup, _o.Steps, _o.ScaleLr);
+        var stream = Batches(samples, rowLength, tokenizer.PadTokenId).GetEnumerator();
+        if (_o.ResumeDir is { } resume)
+        {
+            var saved = TrainCheckpoint.LoadState(resume);
+            CheckCompatible(saved, state, resume);
+            for (long i = 0; i < saved.MicroBatches; i++) stream.MoveNext();
+            TrainCheckpoint.LoadOptimizerAndRng(resume, adam);
+            state = saved;
+            _log($"resumed from {resume} at step {saved.Step}");
+        }
+        if (state.Step >= _o.Steps) throw new NextStepException($"the run is already at step {state.Step}; --steps {_o.Steps} leaves nothing to do");
+
+        double shift = _o.LatentShift ?? vae.Config.ShiftFactor, scale = _o.LatentScale ?? vae.Config.ScalingFactor;
+        _log($"model: {c.NumHiddenLayers} layers, hidden {c.HiddenSize}, {groups.Sum(g => g.Parameters.Sum(p => p.Value.numel())):N0} parameters; rows of {rowLength} tokens × {_o.BatchSize}, accumulation {_o.GradAccum}");
+        var losses = new List<double>();
+        string last = "";
+        var clock = Stopwatch.StartNew();
+        long firstStep = state.Step;
+        for (long step = state.Step; step < _o.Steps; step++)
+        {
+            adam.ZeroGrad();
+            double loss = 0, lm = 0, img = 0;
+            for (int k = 0; k < _o.GradAccum; k++)
+            {
+                using var micro = NewDisposeScope();
+                stream.MoveNext();
+                var packed = stream.Current;
+                var batch = ToTensors(packed, means, logvars, vae, shift, scale);
+                var result = Objective.Compute(model, batch, out _);
+                double value = result.Loss.item<float>();
+                if (!double.IsFinite(value)) throw new NextStepException($"the loss is {value} at step {step + 1} (NaN or infinite); lower --lr or check the data");
+                (result.Loss / _o.GradAccum).backward();
+                loss += value / _o.GradAccum; lm += result.LmLoss.item<float>() / _o.GradAccum; img += result.ImageLoss.item<float>() / _o.GradAccum;
+            }
+            Objective.ClearPaddingGradient(model);
+            var clip = GradientClipping.Clip(groups, _o.MaxGradNorm);
+            double lr = _o.Lr * schedule.Lambda(step);
+            adam.Update(lr);
+            losses.Add(loss);
+            state = state with { Step = step + 1, MicroBatches = state.MicroBatches + _o.GradAccum };
+            double rate = (step + 1 - firstStep) / clock.Elapsed.TotalSeconds;
+            if (step == firstStep || (step + 1) % Math.Max(1, _o.LogEvery) == 0 || step + 1 == _o.Steps)
+                _log($"step {step + 1}/{_o.Steps}  loss {loss:F4}  lm {lm:F4}  image {img:F4}  lr {lr:E2}  grad-norm {clip.GlobalNorm:F3}  {rate:F2} steps/s  ETA {TimeSpan.FromSeconds((_o.Steps - step - 1) / rate):hh\\:mm\\:ss}");
+            if ((_o.SaveEvery > 0 && (step + 1) % _o.SaveEvery == 0) || step + 1 == _o.Steps)
+            {
+                last = Path.Combine(_o.OutDir, $"checkpoint-{step + 1}");
+                TrainCheckpoint.Save(last, model, adam, state, source.ConfigPath, source.TokenizerDir, source.VaeDir);
+                _log($"saved {last}");
+            }
+        }
+        return new TrainResult(losses, last, (_o.Steps - firstStep) / clock.Elapsed.TotalSeconds);
+    }
+
+    private sealed record Sources(string ConfigPath, string? WeightsDir, string TokenizerDir, string VaeDir);
+
+    private string DataName => _o.DataDir is { } d ? Path.GetFullPath(d) : $"shapes:{_o.ShapesCount}";
+
+    private void Validate()
+    {
+        void Positive(string name, double v) { if (!(v > 0)) throw new NextStepException($"{name} must be positive, found {v}"); }
+        Positive("--steps", _o.Steps); Positive("--batch-size", _o.BatchSize); Positive("--grad-accum", _o.GradAccum);
+        Positive("--lr", _o.Lr); Positive("--image-size", _o.ImageSize); Positive("--max-grad-norm", _o.MaxGradNorm);
+        if (_o.DropTextProb is < 0 or > 1) throw new NextStepException($"--drop-text must be in [0, 1], found {_o.DropTextProb}");
+        int inits = (_o.ModelDir is null ? 0 : 1) + (_o.ConfigPath is null ? 0 : 1) + (_o.ResumeDir is null ? 0 : 1);
+        if (inits != 1) throw new NextStepException("give exactly one of --model INIT_DIR, --config CONFIG.json or --resume CHECKPOINT_DIR");
+        if ((_o.DataDir is null) == (_o.ShapesCount <= 0)) throw new NextStepException("give exactly one of --data DIR or --shapes N");
+    }
+
+    private Sources ResolveSources()
+    {
+        if ((_o.ModelDir ?? _o.ResumeDir) is { } dir)
+        {
+            if (!Directory.Exists(dir)) throw new NextStepException($"{dir}: model folder not found");
+            string config = Path.Combine(dir, "config.json");
+            return new Sources(config, dir, _o.TokenizerDir ?? dir, _o.VaeDir ?? VaeFolder(dir, config));
+        }
+        string cfg = _o.ConfigPath!;
+        if (!File.Exists(cfg)) throw new NextStepException($"{cfg}: config file not found");
+        string folder = Path.GetDirectoryName(Path.GetFullPath(cfg))!;
+        return new Sources(cfg, null, _o.TokenizerDir ?? folder, _o.VaeDir ?? VaeFolder(folder, cfg));
+    }
+
+    private static string VaeFolder(string folder, string configPath)
+    {
+        string local = Path.Combine(folder, "vae");
+        if (Directory.Exists(local)) return local;
+        var named = NextStepConfig.Load(configPath).VaeNameOrPath;
+        if (named is not null && Directory.Exists(Path.Combine(folder, named))) return Path.Combine(folder, named);
+        throw new NextStepException($"{folder}: no vae/ folder (and vae_name_or_path does not name one); give --vae DIR");
+    }
+
+    private NextStepModel LoadModel(Sources s)
+    {
+        NextStepModel model;
+        if (s.WeightsDir is { } dir) model = NextStepModel.Load(dir, ScalarType.Float32, rope: RopeInvFreq.Bf16Rounded);
+        else
+        {
+            var config = NextStepConfig.Load(s.ConfigPath);
+            model = new NextStepModel(config, NextStepLayout.FromConfig(config), ScalarType.Float32, rope: RopeInvFreq.Bf16Rounded);
+            ModelInit.Initialize(model);
+        }
+        Objective.EnableTraining(model);
+        return model;
+    }
+
+    private List<TrainingExample> LoadData() => _o.DataDir is { } dir
+        ? TrainingData.FromFolder(dir, _o.ImageSize, _o.StrictData, m => _log("warning: " + m))
+        : TrainingData.FromShapes(_o.ShapesCount, _o.Seed, _o.ImageSize);
+
+    /// <summary>Posterior moments of every image (the frozen encoder is deterministic), 8 images at a time.</summary>
+    private static (Tensor[] Means, Tensor[] Logvars) EncodeMoments(AutoencoderKL vae, List<TrainingExample> examples)
+    {
+        var means = new List<Tensor>();
+        var logvars = new List<Tensor>();
+        foreach (var chunk in examples.Chunk(8))
+        {
+            using var scope = NewDisposeScope();
+            var pixels = stack(chunk.Select(e => Pixels(e.Image)).ToArray());
+            var (mean, logvar) = vae.EncodeMoments(pixels);
+            means.AddRange(mean.unbind(0).Select(t => t.clone().MoveToOuterDisposeScope()));
+            logvars.AddRange(logvar.unbind(0).Select(t => t.clone().MoveToOuterDisposeScope()));
+        }
+        return (means.ToArray(), logvars.ToArray());
+    }
+
+    /// <summary>RGB bytes → [3, H, W] float in [−1, 1]: (x/255 − 0.5)/0.5.</summary>
+    public static Tensor Pixels(RgbImage image)
+    {
+        using var bytes = tensor(image.Pixels, [image.Height, image.Width, 3]);
+        using var chw = bytes.permute(2, 0, 1).to_type(ScalarType.Float32);
+        using var unit = chw / 255.0;
+        using var centred = unit - 0.5;
+        return centred / 0.5;
+    }
+
+    /// <summary>The endless packed stream: epoch e visits the examples in a seeded shuffled order.</summary>
+    private IEnumerable<PackedBatch<int>> Batches(List<TokenizedSample<int>> samples, int rowLength, int pad)
+    {
+        var packer = new BatchPacker<int>(rowLength, _o.BatchSize, pad);
+        for (int epoch = 0; ; epoch++)
+        {
+            var order = Enumerable.Range(0, samples.Count).ToArray();
+            new Random(unchecked(_o.Seed * 1_000_003 + epoch)).Shuffle(order);
+            foreach (var i in order)
+                foreach (var batch in packer.Add(samples[i])) yield return batch;
+        }
+    }
+
+    /// <summary>Ids and labels as tensors and fresh latents: one posterior draw for the batch's images, then (z − shift)·scale.</summary>
+    private static TrainingBatch ToTensors(PackedBatch<int> packed, Tensor[] means, Tensor[] logvars, AutoencoderKL vae, double shift, double scale)
+    {
+        long rows = packed.InputIds.Length, len = packed.InputIds[0].Length;
+        var ids = tensor(packed.InputIds.SelectMany(r => r).Select(v => (long)v).ToArray(), [rows, len]);
+        var labels = tensor(packed.Labels.SelectMany(r => r).Select(v => (long)v).ToArray(), [rows, len]);
+        var mean = stack(packed.Images.Select(i => means[i]).ToArray());
+        var logvar = stack(packed.Images.Select(i => logvars[i]).ToArray());
+        var noise = randn(mean.shape);
+        var latents = (vae.SamplePosterior(mean, logvar, noise) - shift) * scale;
+        return new TrainingBatch(ids, labels, latents.unbind(0), packed.ImageFilteredIdx);
+    }
+
+    private void CheckCompatible(TrainerState saved, TrainerState now, string folder)
+    {
+        var pairs = new (string Name, object Saved, object Now)[]
+        {
+            ("--seed", saved.Seed, now.Seed), ("--batch-size", saved.BatchSize, now.BatchSize), ("--grad-accum", saved.GradAccum, now.GradAccum),
+            ("row length", saved.RowLength, now.RowLength), ("--image-size", saved.ImageSize, now.ImageSize),
+            ("--drop-text", saved.DropTextProb, now.DropTextProb), ("data", saved.Data, now.Data), ("number of images", saved.Examples, now.Examples),
+        };
+        foreach (var (name, s, n) in pairs)
+            if (!s.Equals(n)) throw new NextStepException($"{folder}: the checkpoint was trained with {name} = {s}, this run has {n}; resuming needs the same data settings");
+    }
+}

@@ -1,0 +1,99 @@
+using NextStep.Model;
+using NextStep.Tests.Support;
+using NextStep.Training;
+using NextStep.Training.Shapes;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace NextStep.Tests.Training;
+
+/// <summary>The training loop on the tiny checkpoint: learning, checkpoints, bit-exact resume and bad data.</summary>
+[Collection("Trainer")] // these runs set torch's thread count: never two at once
+public class TrainerTests
+{
+    private static TrainOptions Tiny(string output, int steps) => new()
+    {
+        ModelDir = Fixtures.TinyModel, ShapesCount = 6, ImageSize = 64, RowLength = 80, BatchSize = 1,
+        OutDir = output, Steps = steps, Lr = 2e-3, Seed = 7, LogEvery = 1000, Threads = 1,
+    };
+
+    private static string TempDir()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "nextstep-train-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        return dir;
+    }
+
+    [Fact]
+    public void LossFallsAndTheCheckpointLoadsForInference()
+    {
+        string dir = TempDir();
+        try
+        {
+            var log = new List<string>();
+            var result = new Trainer(Tiny(dir, 30) with { GradAccum = 2, BatchSize = 2 }, log.Add).Run();
+            Assert.Equal(30, result.Losses.Count);
+            double first = result.Losses.Take(5).Average(), last = result.Losses.TakeLast(5).Average();
+            Assert.True(last < 0.8 * first, $"loss did not fall: first 5 steps {first:F4}, last 5 {last:F4}");
+            Assert.Contains(log, l => l.StartsWith("step 30/30") && l.Contains("steps/s") && l.Contains("ETA"));
+            foreach (var f in new[] { "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "vae/config.json", "vae/checkpoint.pt" })
+                Assert.True(File.Exists(Path.Combine(result.LastCheckpoint, f)), f);
+            using var model = NextStepModel.Load(result.LastCheckpoint);
+            Assert.Equal(64, model.Config.HiddenSize);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public void ResumingContinuesBitForBit()
+    {
+        string dir = TempDir();
+        try
+        {
+            var straight = new Trainer(Tiny(Path.Combine(dir, "a"), 4), _ => { }).Run();
+            var half = new Trainer(Tiny(Path.Combine(dir, "b"), 2), _ => { }).Run();
+            var rest = new Trainer(Tiny(Path.Combine(dir, "b"), 4) with { ModelDir = null, ResumeDir = half.LastCheckpoint }, _ => { }).Run();
+            Assert.Equal(straight.Losses, half.Losses.Concat(rest.Losses));
+            using var a = SafeTensorsFileOf(straight.LastCheckpoint);
+            using var b = SafeTensorsFileOf(rest.LastCheckpoint);
+            foreach (var name in a.Tensors.Keys)
+            {
+                using var x = a.Load(name);
+                using var y = b.Load(name);
+                Assert.True(x.equal(y).all().item<bool>(), $"{name} differs after resume");
+            }
+            var mismatch = Tiny(Path.Combine(dir, "c"), 4) with { ModelDir = null, ResumeDir = half.LastCheckpoint, Seed = 8 };
+            var e = Assert.Throws<NextStepException>(() => new Trainer(mismatch, _ => { }).Run());
+            Assert.Contains("--seed", e.Message);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    private static NextStep.Loading.SafeTensorsFile SafeTensorsFileOf(string checkpoint) =>
+        NextStep.Loading.SafeTensorsFile.Open(Path.Combine(checkpoint, "model.safetensors"));
+
+    [Fact]
+    public void BadDataIsReportedWithTheFileNameAndSkippedOrRefused()
+    {
+        string dir = TempDir();
+        try
+        {
+            var good = ShapesRenderer.Render(ShapesSampler.Sample(1), 64, 64);
+            good.SavePng(Path.Combine(dir, "good.png"));
+            File.WriteAllText(Path.Combine(dir, "good.txt"), "a shape");
+            good.SavePng(Path.Combine(dir, "nocaption.png"));
+            File.WriteAllBytes(Path.Combine(dir, "broken.png"), [1, 2, 3, 4]);
+            File.WriteAllText(Path.Combine(dir, "broken.txt"), "broken");
+            ShapesRenderer.Render(ShapesSampler.Sample(2), 32, 32).SavePng(Path.Combine(dir, "small.png"));
+            File.WriteAllText(Path.Combine(dir, "small.txt"), "too small");
+            var reports = new List<string>();
+            var examples = TrainingData.FromFolder(dir, 64, strict: false, reports.Add);
+            Assert.Equal("good.png", Assert.Single(examples).Source);
+            Assert.Contains(reports, r => r.Contains("nocaption.png") && r.Contains("no caption"));
+            Assert.Contains(reports, r => r.Contains("broken.png") && r.Contains("not a readable image"));
+            Assert.Contains(reports, r => r.Contains("small.png") && r.Contains("smaller than the training size"));
+            Assert.Throws<NextStepException>(() => TrainingData.FromFolder(dir, 64, strict: true, _ => { }));
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+}
