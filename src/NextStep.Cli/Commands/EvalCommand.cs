@@ -1,13 +1,62 @@
 using System.CommandLine;
+using NextStep.Training.Shapes;
+using Spectre.Console;
 
 namespace NextStep.Cli.Commands;
 
+/// <summary><c>nextstep eval</c>: the Shapes prompt-following benchmark (GenEval-style categories, exact scoring).</summary>
 public static class EvalCommand
 {
     public static Command Create()
     {
-        var cmd = new Command("eval", "(not implemented yet)");
-        cmd.SetAction(_ => CliApp.NotImplemented("'nextstep eval' is not implemented yet"));
+        var model = new Option<string?>("--model") { Description = "Model folder to evaluate" };
+        var prompts = new Option<string?>("--prompts") { Description = "JSON lines with \"caption\" and \"spec\" (default: the built-in Shapes prompt set)" };
+        var seeds = new Option<int>("--seeds") { Description = "Images per prompt (seeds 0..N-1)", DefaultValueFactory = _ => 1 };
+        var heldOut = new Option<bool>("--held-out") { Description = "Use the held-out prompt set (combinations never seen in training)" };
+        var outDir = new Option<string>("--out") { Description = "Folder for images, report.json and contact_sheet.png", DefaultValueFactory = _ => "shapes-eval" };
+        var size = new Option<int>("--size") { Description = "Image side in pixels", DefaultValueFactory = _ => ShapesRenderer.DefaultSize };
+        var steps = new Option<int>("--steps") { Description = "Flow-matching sampling steps", DefaultValueFactory = _ => new ShapesGenerationSettings().Steps };
+        var cfg = new Option<double>("--cfg") { Description = "Classifier-free guidance scale", DefaultValueFactory = _ => new ShapesGenerationSettings().Cfg };
+        var perCategory = new Option<int>("--per-category") { Description = "Built-in prompts per category", DefaultValueFactory = _ => ShapesEval.PerCategory };
+        var groundTruth = new Option<bool>("--ground-truth") { Description = "Score the renderer's own images instead of a model (checks the scorer; expect 1.0)" };
+        var cmd = new Command("eval", "Score prompt following on the Shapes benchmark: per-category and overall accuracy")
+        {
+            model, prompts, seeds, heldOut, outDir, size, steps, cfg, perCategory, groundTruth,
+        };
+        cmd.SetAction(p =>
+        {
+            var output = p.InvocationConfiguration.Output;
+            if (p.GetValue(perCategory) < 1) throw new NextStepException($"--per-category {p.GetValue(perCategory)} is invalid (expected at least 1)");
+            var set = p.GetValue(prompts) is { } file
+                ? ShapesJson.ReadPrompts(file)
+                : ShapesEval.Prompts(p.GetValue(heldOut), p.GetValue(perCategory));
+            string setName = p.GetValue(prompts) ?? (p.GetValue(heldOut) ? "built-in held-out" : "built-in");
+            var settings = new ShapesGenerationSettings(p.GetValue(size), p.GetValue(steps), p.GetValue(cfg));
+            ShapesImageGenerator generator = p.GetValue(groundTruth)
+                ? ShapesEval.GroundTruth(set, settings.Size)
+                : ShapesPipelineAdapter.Create(p.GetValue(model) ?? throw new NextStepException("--model DIR is required (or --ground-truth to check the scorer)"), settings);
+            var dir = p.GetValue(outDir)!;
+            int total = set.Count * p.GetValue(seeds);
+            var report = ShapesEval.Run(set, generator, p.GetValue(seeds), dir, setName,
+                item => { if ((item.Index + 1) % 50 == 0 || item.Index + 1 == total) output.WriteLine($"scored {item.Index + 1}/{total}"); });
+            Print(report, output);
+            output.WriteLine($"wrote {Path.Combine(dir, "report.json")} and {Path.Combine(dir, "contact_sheet.png")}");
+            return 0;
+        });
         return cmd;
+    }
+
+    private static void Print(ShapesEvalReport report, TextWriter output)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors });
+        var table = new Table { Title = new TableTitle($"Shapes eval: {report.PromptSet} ({report.Prompts} prompts x {report.SeedsPerPrompt} seeds)") };
+        table.AddColumn("category").AddColumn(new TableColumn("images").RightAligned()).AddColumn(new TableColumn("correct").RightAligned()).AddColumn(new TableColumn("accuracy").RightAligned());
+        foreach (var (category, accuracy) in report.Categories)
+        {
+            var items = report.Items.Where(i => i.Category == category).ToArray();
+            table.AddRow(System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(category.ToString()), items.Length.ToString(), items.Count(i => i.Correct).ToString(), $"{accuracy:F3}");
+        }
+        table.AddRow("overall", report.Items.Count.ToString(), report.Items.Count(i => i.Correct).ToString(), $"{report.Overall:F3}");
+        console.Write(table);
     }
 }

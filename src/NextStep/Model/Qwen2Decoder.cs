@@ -83,13 +83,12 @@ public sealed class Attention : nn.Module
         var k = RotaryEmbedding.Apply(k_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2), cos, sin);
         var v = v_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);
         if (cache != null) (k, v) = cache.Append(layer, k, v);
+        // GQA without copying K/V: query heads g·G … g·G+G−1 share KV head g, so fold each group's queries
+        // into one sequence of G·T rows attending to that KV head (the mask repeated per group member).
         int groups = _heads / _kvHeads;
-        if (groups > 1)
-        {
-            k = k.repeat_interleave(groups, 1);
-            v = v.repeat_interleave(groups, 1);
-        }
-        var o = nn.functional.scaled_dot_product_attention(q, k, v, mask);
+        var qg = q.reshape(b, _kvHeads, groups * t, _headDim);
+        var mg = groups > 1 ? mask.repeat(1, 1, groups, 1) : mask;
+        var o = nn.functional.scaled_dot_product_attention(qg, k, v, mg).view(b, _heads, t, _headDim);
         return o_proj.forward(o.transpose(1, 2).reshape(b, t, _heads * _headDim)).MoveToOuterDisposeScope();
     }
 }
@@ -164,7 +163,6 @@ public abstract class Qwen2Decoder : nn.Module
         _rope = new RotaryEmbedding(c.HeadDim, c.RopeTheta, roundTo, device);
     }
 
-    public RotaryEmbedding Rope => _rope;
     public ScalarType DType => embed_tokens.Weight.dtype;
     public Device Device => embed_tokens.Weight.device;
 

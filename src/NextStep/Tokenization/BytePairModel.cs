@@ -34,10 +34,16 @@ internal sealed class BytePairModel
                 throw new NextStepException($"{where}: model.vocab lacks the byte-level token \"{ByteLevel.ByteToChar[b]}\" for byte 0x{b:X2}; a byte-level BPE vocabulary must hold all 256");
 
         _merges = new Dictionary<long, (int, int)>(merges.Count);
+        var bySpan = vocab.GetAlternateLookup<ReadOnlySpan<char>>();
+        Span<char> joined = stackalloc char[256];
         for (int rank = 0; rank < merges.Count; rank++)
         {
             var (left, right) = merges[rank];
-            if (!vocab.TryGetValue(left, out int l) || !vocab.TryGetValue(right, out int r) || !vocab.TryGetValue(left + right, out int merged))
+            int length = left.Length + right.Length;
+            var both = length <= joined.Length ? joined[..length] : new char[length];
+            left.CopyTo(both);
+            right.CopyTo(both[left.Length..]);
+            if (!vocab.TryGetValue(left, out int l) || !vocab.TryGetValue(right, out int r) || !bySpan.TryGetValue(both, out int merged))
                 throw new NextStepException($"{where}: model.merges[{rank}] (\"{left}\" \"{right}\") uses a token that is not in model.vocab");
             _merges.TryAdd(Key(l, r), (rank, merged));
         }

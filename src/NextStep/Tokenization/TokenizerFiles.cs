@@ -80,7 +80,7 @@ internal static class TokenizerFiles
 
     private static Dictionary<string, int> ReadVocab(JsonElement vocab, string path)
     {
-        var result = new Dictionary<string, int>(StringComparer.Ordinal);
+        var result = new Dictionary<string, int>(vocab.GetPropertyCount(), StringComparer.Ordinal);
         foreach (var entry in vocab.EnumerateObject())
         {
             if (!entry.Value.TryGetInt32(out int id) || id < 0)

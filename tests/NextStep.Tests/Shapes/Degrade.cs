@@ -1,3 +1,4 @@
+using NextStep.Imaging;
 using NextStep.Training.Shapes;
 using SkiaSharp;
 
@@ -9,12 +10,12 @@ internal static class Degrade
     public static RgbImage Noise(RgbImage image, double sigma, int seed)
     {
         var rng = new Random(seed);
-        var px = image.Pixels.Select(p =>
+        var px = image.Rgb.Select(p =>
         {
             double g = Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
             return (byte)Math.Clamp(Math.Round(p + sigma * g), 0, 255);
         }).ToArray();
-        return image with { Pixels = px };
+        return new RgbImage(image.Width, image.Height, px);
     }
 
     /// <summary>Separable Gaussian blur, edges clamped.</summary>
@@ -23,7 +24,7 @@ internal static class Degrade
         int r = (int)Math.Ceiling(3 * sigma), w = image.Width, h = image.Height;
         var k = Enumerable.Range(-r, 2 * r + 1).Select(i => Math.Exp(-i * i / (2 * sigma * sigma))).ToArray();
         double sum = k.Sum();
-        var src = image.Pixels.Select(p => (double)p).ToArray();
+        var src = image.Rgb.Select(p => (double)p).ToArray();
         double[] Pass(double[] a, bool horizontal)
         {
             var o = new double[a.Length];
@@ -42,9 +43,9 @@ internal static class Degrade
             return o;
         }
         var blurred = Pass(Pass(src, true), false);
-        return image with { Pixels = blurred.Select(v => (byte)Math.Clamp(Math.Round(v), 0, 255)).ToArray() };
+        return new RgbImage(w, h, blurred.Select(v => (byte)Math.Clamp(Math.Round(v), 0, 255)).ToArray());
     }
 
     public static RgbImage Jpeg(RgbImage image, int quality)
-        => RgbImage.Decode(image.Encode(SKEncodedImageFormat.Jpeg, quality), "jpeg");
+        => ShapesImages.Decode(ShapesImages.Encode(image, SKEncodedImageFormat.Jpeg, quality), "jpeg");
 }

@@ -1,4 +1,8 @@
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
+using NextStep.Bench;
 using NextStep.Tests.Support;
 using NextStep.Tokenization;
 using Xunit;
@@ -67,9 +71,12 @@ public class TokenizerParityTests
         Assert.Null(tok.IdToToken(tok.VocabSize));
     }
 
+    private static JsonElement HfRoot() =>
+        JsonDocument.Parse(File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Tokenization", "Data", "hf_cases.json"))).RootElement;
+
     private static IEnumerable<(string Text, JsonElement Case)> HfCases(string group)
     {
-        var root = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Tokenization", "Data", "hf_cases.json"))).RootElement;
+        var root = HfRoot();
         var list = group == "real" ? root.GetProperty("real") : root.GetProperty("flags").GetProperty("cases");
         // Texts are stored as UTF-16 code units because some hold lone surrogates.
         return list.EnumerateArray().Select(c => (new string(c.GetProperty("utf16").EnumerateArray().Select(u => (char)u.GetInt32()).ToArray()), c));
@@ -92,6 +99,21 @@ public class TokenizerParityTests
     }
 
     [Fact]
+    public void BenchmarkTextMatchesHuggingFace()
+    {
+        // The benchmark's 1 MB mixed-language text (English, CJK, Hangul, emoji, code, numbers): count and SHA-256 of
+        // the ids Hugging Face tokenizers gives (little-endian int32), and the round trip.
+        var golden = HfRoot().GetProperty("mixed_corpus");
+        var text = MixedCorpus.Generate(1_000_000);
+        Assert.Equal(golden.GetProperty("utf8_bytes").GetInt32(), Encoding.UTF8.GetByteCount(text));
+        var ids = Real.Value.Encode(text);
+        Assert.Equal(golden.GetProperty("tokens").GetInt32(), ids.Length);
+        Assert.Equal(golden.GetProperty("ids_sha256").GetString(), Convert.ToHexStringLower(SHA256.HashData(MemoryMarshal.AsBytes(ids.AsSpan()))));
+        Assert.True(golden.GetProperty("decodes_to_text").GetBoolean());
+        Assert.True(text == Real.Value.Decode(ids), "decode(encode(text)) differs from the text");
+    }
+
+    [Fact]
     public void LoneSurrogatesBecomeTheReplacementCharacter()
     {
         // Documented behaviour: an unpaired surrogate is encoded as U+FFFD (bytes EF BF BD), as a UTF-8 encoder does.
@@ -105,7 +127,7 @@ public class TokenizerParityTests
     public void AddedTokenFlagsMatchHuggingFace()
     {
         // lstrip / rstrip / single_word / normalized on the tiny tokenizer with extra added tokens.
-        var root = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Tokenization", "Data", "hf_cases.json"))).RootElement;
+        var root = HfRoot();
         var dir = TokenizerFolders.WithExtraAddedTokens(root.GetProperty("flags").GetProperty("added_tokens"));
         try
         {

@@ -17,6 +17,7 @@ public sealed class TinyVae : IDisposable
 }
 
 /// <summary>The VAE against the official encode/decode goldens (float32, reference BLAS, one thread).</summary>
+[Collection(NextStep.Tests.Support.GlobalRngCollection.Name)]
 public sealed class VaeTests(TinyVae tiny, ITestOutputHelper log) : IClassFixture<TinyVae>
 {
     private const string Golden = "tiny/golden/golden.safetensors";

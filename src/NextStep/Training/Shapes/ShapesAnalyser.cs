@@ -1,3 +1,4 @@
+using NextStep.Imaging;
 using static NextStep.Training.Shapes.ShapesVocabulary;
 
 namespace NextStep.Training.Shapes;
@@ -46,7 +47,6 @@ public static class ShapesAnalyser
     public static ShapesAnalysis Analyse(RgbImage image, ShapesAnalyserOptions? options = null)
     {
         options ??= Defaults;
-        image.Validate("image to analyse");
         var (bgRgb, background) = EstimateBackground(image);
         var labels = Label(image, bgRgb, background, options.MaxColorDistance);
         int minArea = Math.Max(4, (int)Math.Ceiling(options.MinAreaFraction * image.Width * image.Height));
@@ -67,7 +67,7 @@ public static class ShapesAnalyser
             for (int x = 0; x < w; x++)
             {
                 if (x >= ring && x < w - ring && y >= ring && y < h - ring) continue;
-                for (int c = 0; c < 3; c++) channels[c].Add(image.Pixels[(y * w + x) * 3 + c]);
+                for (int c = 0; c < 3; c++) channels[c].Add(image.Rgb[(y * w + x) * 3 + c]);
             }
         var median = channels.Select(l => { l.Sort(); return (double)l[l.Count / 2]; }).ToArray();
         var rgb = (median[0], median[1], median[2]);
@@ -78,7 +78,7 @@ public static class ShapesAnalyser
     private static int[] Label(RgbImage image, (double R, double G, double B) bgRgb, ShapeColor background, double maxDistance)
     {
         var labels = new int[image.Width * image.Height];
-        var px = image.Pixels;
+        var px = image.Rgb;
         double max2 = maxDistance * maxDistance;
         for (int i = 0; i < labels.Length; i++)
         {
@@ -168,7 +168,7 @@ public static class ShapesAnalyser
             {
                 int i = y * image.Width + x;
                 if (labels[i] >= 0 && !own.Contains(i)) continue;
-                var p = image.Pixels.AsSpan(i * 3, 3);
+                var p = image.Rgb.AsSpan(i * 3, 3);
                 double a = ((p[0] - bg.R) * dr + (p[1] - bg.G) * dg + (p[2] - bg.B) * db) / norm;
                 alpha[(y - win.Top) * win.Cols + (x - win.Left)] = a < FaintAlpha ? 0 : (float)Math.Min(1, a);
             }

@@ -1,3 +1,4 @@
+using NextStep.Imaging;
 namespace NextStep.Training.Shapes;
 
 /// <summary>
@@ -12,7 +13,7 @@ public static class ShapesRenderer
     public static RgbImage Render(ShapesScene scene, int width = DefaultSize, int height = DefaultSize)
     {
         if (width < 16 || height < 16) throw new NextStepException($"Shapes image size {width}x{height} is too small (expected at least 16x16)");
-        var image = RgbImage.Filled(width, height, ShapesVocabulary.Rgb(scene.Background));
+        var image = ShapesImages.Filled(width, height, ShapesVocabulary.Rgb(scene.Background));
         foreach (var o in scene.Objects) Draw(image, o);
         return image;
     }
@@ -25,7 +26,7 @@ public static class ShapesRenderer
         if (right <= left || bottom <= top) return;
         var cover = ShapeGeometry.Coverage(o.Shape, x0, y0, w, h, left, top, right - left, bottom - top, Supersample);
         var (r, g, b) = ShapesVocabulary.Rgb(o.Color);
-        var px = image.Pixels;
+        var px = image.Rgb;
         for (int y = top; y < bottom; y++)
             for (int x = left; x < right; x++)
             {

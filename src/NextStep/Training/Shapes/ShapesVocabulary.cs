@@ -29,12 +29,12 @@ public static class ShapesVocabulary
 
     public static (byte R, byte G, byte B) Rgb(ShapeColor c) => c switch
     {
-        ShapeColor.Red => (220, 35, 35),
+        ShapeColor.Red => (215, 25, 40),
         ShapeColor.Green => (35, 170, 50),
         ShapeColor.Blue => (35, 70, 225),
-        ShapeColor.Yellow => (245, 220, 40),
+        ShapeColor.Yellow => (240, 235, 40),
         ShapeColor.Purple => (145, 50, 190),
-        ShapeColor.Orange => (250, 140, 25),
+        ShapeColor.Orange => (250, 130, 10),
         ShapeColor.Cyan => (40, 215, 225),
         ShapeColor.White => (250, 250, 250),
         ShapeColor.Black => (15, 15, 15),

@@ -2,12 +2,16 @@
 // the official Node binding of the Rust core) for inputs that the shared fixtures do not cover: letters outside
 // the Basic Multilingual Plane, Unicode white space, case-folded contractions, lone surrogates (the binding turns
 // them into U+FFFD when it converts the JavaScript string to UTF-8), and added-token flags.
-// Usage: npm install tokenizers@0.23.2 && node make_hf_cases.js <fixtures dir> <output file>
+// With a third argument, also the SHA-256 of the ids of the benchmark's mixed-language text (the file that
+// `dotnet run --project bench/NextStep.Bench -c Release -- tokenizer` writes as out/bench/tokenizer_corpus.txt),
+// taken over the ids as little-endian int32.
+// Usage: npm install tokenizers@0.23.2 && node make_hf_cases.js <fixtures dir> <output file> [<corpus file>]
 const { Tokenizer } = require('tokenizers');
 const fs = require('fs');
 const path = require('path');
 
-const [fixtures, out] = process.argv.slice(2);
+const crypto = require('crypto');
+const [fixtures, out, corpus] = process.argv.slice(2);
 const units = (s) => Array.from({ length: s.length }, (_, i) => s.charCodeAt(i));
 
 // Added tokens with every flag, put on top of the tiny model's tokenizer (ids follow on without a gap: the Rust
@@ -58,5 +62,14 @@ async function run(tok, texts) {
     real: await run(real, realTexts),
     flags: { added_tokens: flagTokens, cases: await run(flags, flagTexts) },
   };
+  if (corpus) {
+    const text = fs.readFileSync(corpus, 'utf8');
+    const ids = (await real.encode(text, null, { addSpecialTokens: true })).getIds();
+    result.mixed_corpus = {
+      utf8_bytes: Buffer.byteLength(text, 'utf8'), tokens: ids.length,
+      ids_sha256: crypto.createHash('sha256').update(Buffer.from(Int32Array.from(ids).buffer)).digest('hex'),
+      decodes_to_text: (await real.decode(ids, false)) === text,
+    };
+  }
   fs.writeFileSync(out, JSON.stringify(result, null, 1) + '\n');
 })();

@@ -1,0 +1,47 @@
+using System.Text.RegularExpressions;
+using NextStep.Config;
+
+namespace NextStep.Sampling;
+
+/// <summary>
+/// The sampling defaults a checkpoint is meant to run with: the official sampler of the code published with it,
+/// its "linear" CFG formula, <c>use_norm</c>, and the recommended steps, shift and guidance.
+/// <list type="bullet">
+/// <item><see cref="Large"/>, <see cref="LargeEdit"/>: the Hugging Face model-card code (<see cref="Samplers.Hf"/>, which
+/// the Aug-2025 GitHub README recommends over its own sampler), decreasing linear CFG, use_norm on, 50 steps; shift 1.0
+/// (text-to-image) or 3.2 with cfg_img 2.0 (editing), cfg 7.5.</item>
+/// <item><see cref="V11"/>: the Feb-2026 GitHub inference and eval code that ships with NextStep-1.1
+/// (<see cref="Samplers.V11"/>, "sde": the Flow-GRPO process its RL post-training belongs to), increasing linear CFG,
+/// use_norm off, 28 steps, shift 1.0, cfg 7.5.</item>
+/// </list>
+/// </summary>
+public sealed record SamplingProfile(
+    string Name,
+    string Sampler,
+    LinearCfgForm LinearCfg,
+    bool UseNorm,
+    int NumSamplingSteps,
+    double TimestepsShift,
+    double Cfg,
+    double CfgImg)
+{
+    public static readonly SamplingProfile Large = new("NextStep-1-Large", Samplers.Hf, LinearCfgForm.Decreasing, true, 50, 1.0, 7.5, 1.0);
+    public static readonly SamplingProfile LargeEdit = new("NextStep-1-Large-Edit", Samplers.Hf, LinearCfgForm.Decreasing, true, 50, 3.2, 7.5, 2.0);
+    public static readonly SamplingProfile V11 = new("NextStep-1.1", Samplers.V11, LinearCfgForm.Increasing, false, 28, 1.0, 7.5, 1.0);
+
+    /// <summary>
+    /// Picks the profile of a model folder. NextStep-1.1 is recognised by any of: a folder name with "NextStep-1.1"
+    /// (also "1p1", "_" or no separator), its <c>vae/nextstep_ae.py</c>, or <c>base_image_grid_size</c> 64 (the 1.1
+    /// config; the NextStep-1 configs have 32). Otherwise a folder name containing "edit" gives
+    /// <see cref="LargeEdit"/>, and everything else <see cref="Large"/>.
+    /// </summary>
+    public static SamplingProfile For(NextStepConfig config, string modelFolder)
+    {
+        string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(modelFolder)));
+        bool v11 = Regex.IsMatch(name, @"nextstep[-_ ]?1(\.|p|_)1", RegexOptions.IgnoreCase)
+                   || File.Exists(Path.Combine(modelFolder, "vae", "nextstep_ae.py"))
+                   || config.BaseImageGridSize == 64;
+        if (v11) return V11;
+        return name.Contains("edit", StringComparison.OrdinalIgnoreCase) ? LargeEdit : Large;
+    }
+}
