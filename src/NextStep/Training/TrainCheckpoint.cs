@@ -12,7 +12,7 @@ public sealed record TrainerState(long Step, long MicroBatches, int Seed, int Ba
 /// <summary>
 /// A checkpoint folder in the official Hugging Face layout, loadable by the inference pipeline: config.json,
 /// model.safetensors (float32), the tokenizer files and vae/; plus what resuming needs: optimizer.safetensors (AdamW
-/// moments and step), rng_state.safetensors (torch's generator) and trainer_state.json. Written to a temporary folder
+/// moments and step), rng_state.safetensors (the run's torch generator) and trainer_state.json. Written to a temporary folder
 /// and renamed into place.
 /// </summary>
 public static class TrainCheckpoint
@@ -21,7 +21,7 @@ public static class TrainCheckpoint
         ["tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt", "special_tokens_map.json", "added_tokens.json", "generation_config.json"];
     private const string StateFile = "trainer_state.json", OptimizerFile = "optimizer.safetensors", RngFile = "rng_state.safetensors";
 
-    public static void Save(string folder, NextStepModel model, AdamW optimizer, TrainerState state, string configPath, string tokenizerDir, string vaeDir)
+    public static void Save(string folder, NextStepModel model, AdamW optimizer, Generator generator, TrainerState state, string configPath, string tokenizerDir, string vaeDir)
     {
         string tmp = folder + ".tmp";
         if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
@@ -34,7 +34,7 @@ public static class TrainCheckpoint
         if (model.GenPosEmbed is { } pos) weights.Add(new("gen_pos_embed", pos));
         SafeTensorsWriter.Save(Path.Combine(tmp, "model.safetensors"), weights);
         SafeTensorsWriter.Save(Path.Combine(tmp, OptimizerFile), optimizer.StateTensors());
-        using (var rng = get_rng_state())
+        using (var rng = generator.get_state())
             SafeTensorsWriter.Save(Path.Combine(tmp, RngFile), [new("torch_cpu", rng)]);
         File.WriteAllText(Path.Combine(tmp, StateFile), JsonSerializer.Serialize(state, new JsonSerializerOptions { WriteIndented = true }));
         if (Directory.Exists(folder)) Directory.Delete(folder, true);
@@ -54,8 +54,8 @@ public static class TrainCheckpoint
         catch (JsonException e) { throw new NextStepException($"{path}: not a valid trainer state ({e.Message})"); }
     }
 
-    /// <summary>Restores the optimizer moments and torch's generator from a checkpoint folder.</summary>
-    public static void LoadOptimizerAndRng(string folder, AdamW optimizer)
+    /// <summary>Restores the optimizer moments and the run's generator from a checkpoint folder.</summary>
+    public static void LoadOptimizerAndRng(string folder, AdamW optimizer, Generator generator)
     {
         string optPath = Path.Combine(folder, OptimizerFile), rngPath = Path.Combine(folder, RngFile);
         using (var opt = SafeTensorsFile.Open(optPath))
@@ -63,7 +63,7 @@ public static class TrainCheckpoint
         using var rngFile = SafeTensorsFile.Open(rngPath);
         if (!rngFile.Tensors.ContainsKey("torch_cpu")) throw new NextStepException($"{rngPath}: no \"torch_cpu\" generator state");
         using var rng = rngFile.Load("torch_cpu");
-        set_rng_state(rng);
+        generator.set_state(rng);
     }
 
     private static void CopyFolder(string from, string to)

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using NextStep.Config;
+using NextStep.Imaging;
 using NextStep.Model;
 using NextStep.Tokenization;
-using NextStep.Training.Shapes;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -15,8 +15,8 @@ public sealed record TrainResult(IReadOnlyList<double> Losses, string LastCheckp
 /// The training loop: the official objective (<see cref="Objective"/>) on packed batches (<see cref="BatchPacker{TImage}"/>),
 /// gradient accumulation (the loss divided by the number of micro-batches, as DeepSpeed does), global-norm clipping,
 /// AdamW on the official parameter groups and a warm-up schedule. The VAE is frozen: every image's posterior
-/// moments are encoded once, and each step draws a fresh posterior sample. Everything random comes from torch's
-/// generator (seeded with <see cref="TrainOptions.Seed"/>) and seeded data decisions, so a run is deterministic and
+/// moments are encoded once, and each step draws a fresh posterior sample. Everything random comes from the run's own
+/// torch generator (seeded with <see cref="TrainOptions.Seed"/>; the global one is left alone) and seeded data decisions, so a run is deterministic and
 /// <see cref="TrainOptions.ResumeDir"/> continues it bit for bit.
 /// </summary>
 public sealed class Trainer
@@ -39,10 +39,10 @@ public sealed class Trainer
     {
         using var scope = NewDisposeScope();
         var source = ResolveSources();
-        torch.manual_seed(_o.Seed);
+        using var generator = new Generator((ulong)_o.Seed);
         var tokenizer = Qwen2Tokenizer.Load(source.TokenizerDir);
         using var vae = AutoencoderKL.Load(source.VaeDir);
-        using var model = LoadModel(source);
+        using var model = LoadModel(source, generator);
         var c = model.Config;
         int factor = vae.DownFactor * c.LatentPatchSize;
         if (_o.ImageSize % factor != 0) throw new NextStepException($"--image-size {_o.ImageSize} must be a multiple of {factor} (VAE factor × patch size)");
@@ -67,7 +67,7 @@ public sealed class Trainer
             var saved = TrainCheckpoint.LoadState(resume);
             CheckCompatible(saved, state, resume);
             for (long i = 0; i < saved.MicroBatches; i++) stream.MoveNext();
-            TrainCheckpoint.LoadOptimizerAndRng(resume, adam);
+            TrainCheckpoint.LoadOptimizerAndRng(resume, adam, generator);
             state = saved;
             _log($"resumed from {resume} at step {saved.Step}");
         }
@@ -88,8 +88,8 @@ public sealed class Trainer
                 using var micro = NewDisposeScope();
                 stream.MoveNext();
                 var packed = stream.Current;
-                var batch = ToTensors(packed, means, logvars, vae, shift, scale);
-                var result = Objective.Compute(model, batch, out _);
+                var batch = ToTensors(packed, means, logvars, vae, shift, scale, generator);
+                var result = Objective.Compute(model, batch, out _, generator: generator);
                 double value = result.Loss.item<float>();
                 if (!double.IsFinite(value)) throw new NextStepException($"the loss is {value} at step {step + 1} (NaN or infinite); lower --lr or check the data");
                 (result.Loss / _o.GradAccum).backward();
@@ -107,7 +107,7 @@ public sealed class Trainer
             if ((_o.SaveEvery > 0 && (step + 1) % _o.SaveEvery == 0) || step + 1 == _o.Steps)
             {
                 last = Path.Combine(_o.OutDir, $"checkpoint-{step + 1}");
-                TrainCheckpoint.Save(last, model, adam, state, source.ConfigPath, source.TokenizerDir, source.VaeDir);
+                TrainCheckpoint.Save(last, model, adam, generator, state, source.ConfigPath, source.TokenizerDir, source.VaeDir);
                 _log($"saved {last}");
             }
         }
@@ -152,7 +152,7 @@ public sealed class Trainer
         throw new NextStepException($"{folder}: no vae/ folder (and vae_name_or_path does not name one); give --vae DIR");
     }
 
-    private NextStepModel LoadModel(Sources s)
+    private NextStepModel LoadModel(Sources s, Generator generator)
     {
         NextStepModel model;
         if (s.WeightsDir is { } dir) model = NextStepModel.Load(dir, ScalarType.Float32, rope: RopeInvFreq.Bf16Rounded);
@@ -160,7 +160,7 @@ public sealed class Trainer
         {
             var config = NextStepConfig.Load(s.ConfigPath);
             model = new NextStepModel(config, NextStepLayout.FromConfig(config), ScalarType.Float32, rope: RopeInvFreq.Bf16Rounded);
-            ModelInit.Initialize(model);
+            ModelInit.Initialize(model, generator);
         }
         Objective.EnableTraining(model);
         return model;
@@ -186,14 +186,12 @@ public sealed class Trainer
         return (means.ToArray(), logvars.ToArray());
     }
 
-    /// <summary>RGB bytes → [3, H, W] float in [−1, 1]: (x/255 − 0.5)/0.5.</summary>
+    /// <summary>RGB bytes → [3, H, W] float in [−1, 1].</summary>
     public static Tensor Pixels(RgbImage image)
     {
-        using var bytes = tensor(image.Pixels, [image.Height, image.Width, 3]);
-        using var chw = bytes.permute(2, 0, 1).to_type(ScalarType.Float32);
-        using var unit = chw / 255.0;
-        using var centred = unit - 0.5;
-        return centred / 0.5;
+        using var hwc = tensor(image.Rgb, [image.Height, image.Width, 3]);
+        using var chw = hwc.permute(2, 0, 1);
+        return PixelTensors.FromUInt8(chw);
     }
 
     /// <summary>The endless packed stream: epoch e visits the examples in a seeded shuffled order.</summary>
@@ -210,14 +208,14 @@ public sealed class Trainer
     }
 
     /// <summary>Ids and labels as tensors and fresh latents: one posterior draw for the batch's images, then (z − shift)·scale.</summary>
-    private static TrainingBatch ToTensors(PackedBatch<int> packed, Tensor[] means, Tensor[] logvars, AutoencoderKL vae, double shift, double scale)
+    private static TrainingBatch ToTensors(PackedBatch<int> packed, Tensor[] means, Tensor[] logvars, AutoencoderKL vae, double shift, double scale, Generator generator)
     {
         long rows = packed.InputIds.Length, len = packed.InputIds[0].Length;
         var ids = tensor(packed.InputIds.SelectMany(r => r).Select(v => (long)v).ToArray(), [rows, len]);
         var labels = tensor(packed.Labels.SelectMany(r => r).Select(v => (long)v).ToArray(), [rows, len]);
         var mean = stack(packed.Images.Select(i => means[i]).ToArray());
         var logvar = stack(packed.Images.Select(i => logvars[i]).ToArray());
-        var noise = randn(mean.shape);
+        var noise = randn(mean.shape, generator: generator);
         var latents = (vae.SamplePosterior(mean, logvar, noise) - shift) * scale;
         return new TrainingBatch(ids, labels, latents.unbind(0), packed.ImageFilteredIdx);
     }

@@ -1,6 +1,6 @@
 using System.Text.Json;
+using NextStep.Imaging;
 using NextStep.Training.Shapes;
-using SkiaSharp;
 
 namespace NextStep.Training;
 
@@ -10,7 +10,7 @@ public sealed record TrainingExample(string Source, string Caption, RgbImage Ima
 /// <summary>
 /// Training images with captions: an image folder (captions from <c>captions.jsonl</c> / <c>metadata.jsonl</c> lines
 /// {"file": …, "caption": …}, or a sidecar <c>NAME.txt</c> beside each image) or the procedural Shapes set. Images
-/// are resized to cover size×size (high-quality cubic resampling) and center-cropped. A bad example (unreadable
+/// are resized to cover size×size (Pillow-style bicubic) and center-cropped. A bad example (unreadable
 /// image, missing or empty caption, image smaller than the training size) is reported with its file name and
 /// skipped, or refused when <c>strict</c>.
 /// </summary>
@@ -33,7 +33,7 @@ public static class TrainingData
             try
             {
                 string caption = captions.TryGetValue(name, out var c) ? c : ReadSidecar(path);
-                examples.Add(new TrainingExample(name, caption, CropToSquare(Decode(path), size, path)));
+                examples.Add(new TrainingExample(name, caption, CropToSquare(ImageIO.Load(path), size, path)));
             }
             catch (NextStepException e)
             {
@@ -51,13 +51,13 @@ public static class TrainingData
         return examples;
     }
 
-    /// <summary><paramref name="count"/> procedural Shapes scenes (scene i from seed + i), rendered at size×size.</summary>
+    /// <summary>The first <paramref name="count"/> scenes of the Shapes training split with this seed, rendered at size×size.</summary>
     public static List<TrainingExample> FromShapes(int count, int seed, int size)
     {
         if (count <= 0) throw new NextStepException($"--shapes needs a positive number of images, found {count}");
         return Enumerable.Range(0, count).Select(i =>
         {
-            var scene = ShapesSampler.Sample(unchecked(seed + i));
+            var scene = ShapesDataset.Scene(seed, i);
             return new TrainingExample($"shapes-{i}", scene.Caption, ShapesRenderer.Render(scene, size, size));
         }).ToList();
     }
@@ -112,15 +112,6 @@ public static class TrainingData
         return caption;
     }
 
-    /// <summary>Decodes an image file (any format SkiaSharp reads) to RGB; an unreadable file is a <see cref="NextStepException"/> naming it.</summary>
-    public static RgbImage Decode(string path)
-    {
-        using var codec = SKCodec.Create(path);
-        using var bitmap = codec is null ? null : SKBitmap.Decode(codec);
-        if (bitmap is null) throw new NextStepException($"{path}: not a readable image (PNG, JPEG, WebP, GIF or BMP expected)");
-        return RgbImage.FromBitmap(bitmap);
-    }
-
     /// <summary>Resizes <paramref name="image"/> to cover size×size and center-crops it; smaller images are refused.</summary>
     public static RgbImage CropToSquare(RgbImage image, int size, string source)
     {
@@ -129,12 +120,11 @@ public static class TrainingData
         if (image.Width == size && image.Height == size) return image;
         double scale = Math.Max((double)size / image.Width, (double)size / image.Height);
         int w = Math.Max(size, (int)Math.Round(image.Width * scale)), h = Math.Max(size, (int)Math.Round(image.Height * scale));
-        using var bitmap = image.ToBitmap();
-        using var resized = bitmap.Resize(new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Opaque), new SKSamplingOptions(SKCubicResampler.Mitchell))
-            ?? throw new NextStepException($"{source}: could not resize the image");
-        using var cropped = new SKBitmap(new SKImageInfo(size, size, SKColorType.Rgba8888, SKAlphaType.Opaque));
-        if (!resized.ExtractSubset(cropped, SKRectI.Create((w - size) / 2, (h - size) / 2, size, size)))
-            throw new NextStepException($"{source}: could not crop the image");
-        return RgbImage.FromBitmap(cropped);
+        var resized = ImageResize.Bicubic(image, w, h);
+        int left = (w - size) / 2, top = (h - size) / 2;
+        var rgb = new byte[size * size * 3];
+        for (int y = 0; y < size; y++)
+            Array.Copy(resized.Rgb, ((top + y) * w + left) * 3, rgb, y * size * 3, size * 3);
+        return new RgbImage(size, size, rgb);
     }
 }
