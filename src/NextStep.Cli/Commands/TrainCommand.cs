@@ -25,6 +25,10 @@ public static class TrainCommand
         var scaleLr = new Option<double>("--scale-lr") { Description = "Cosine floor blend (official 1.0)", DefaultValueFactory = _ => 1.0 };
         var seed = new Option<int>("--seed") { Description = "Seed of weights init, data order and noise", DefaultValueFactory = _ => 42 };
         var saveEvery = new Option<int>("--save-every") { Description = "Save a checkpoint every N steps (and always at the end)" };
+        var sampleEvery = new Option<int>("--sample-every") { Description = "Generate a preview image every N steps (OUT/samples/step-N.png)" };
+        var samplePrompt = new Option<string?>("--sample-prompt") { Description = "Preview prompt (default: the first training caption)" };
+        var sampleCfg = new Option<double>("--sample-cfg") { Description = "Preview CFG scale", DefaultValueFactory = _ => 7.5 };
+        var sampleSteps = new Option<int>("--sample-steps") { Description = "Preview flow-matching steps", DefaultValueFactory = _ => 28 };
         var logEvery = new Option<int>("--log-every") { Description = "Print progress every N steps", DefaultValueFactory = _ => 10 };
         var resume = new Option<string?>("--resume") { Description = "Continue from a checkpoint folder of a previous run (same data settings)" };
         var imageSize = new Option<int>("--image-size") { Description = "Square training size in pixels (multiple of 16)", DefaultValueFactory = _ => 256 };
@@ -38,7 +42,7 @@ public static class TrainCommand
         var cmd = new Command("train", "Train NextStep with the official objective (text CE + flow matching), AdamW and clipping")
         {
             model, config, tokenizer, vae, data, shapes, output, steps, batch, accum, lr, warmup, schedule, scaleLr, seed,
-            saveEvery, logEvery, resume, imageSize, rowLength, dropText, threads, strict, latentShift, latentScale,
+            saveEvery, sampleEvery, samplePrompt, sampleCfg, sampleSteps, logEvery, resume, imageSize, rowLength, dropText, threads, strict, latentShift, latentScale,
         };
         cmd.SetAction(p =>
         {
@@ -49,7 +53,8 @@ public static class TrainCommand
                 DataDir = p.GetValue(data), ShapesCount = p.GetValue(shapes), OutDir = p.GetValue(output)!, ResumeDir = p.GetValue(resume),
                 Steps = p.GetValue(steps), BatchSize = p.GetValue(batch), GradAccum = p.GetValue(accum), Lr = p.GetValue(lr),
                 Warmup = p.GetValue(warmup), Schedule = p.GetValue(schedule)!, ScaleLr = p.GetValue(scaleLr), Seed = p.GetValue(seed),
-                SaveEvery = p.GetValue(saveEvery), LogEvery = p.GetValue(logEvery), ImageSize = p.GetValue(imageSize),
+                SaveEvery = p.GetValue(saveEvery), SampleEvery = p.GetValue(sampleEvery), SamplePrompt = p.GetValue(samplePrompt),
+                SampleCfg = p.GetValue(sampleCfg), SampleSteps = p.GetValue(sampleSteps), LogEvery = p.GetValue(logEvery), ImageSize = p.GetValue(imageSize),
                 RowLength = p.GetValue(rowLength), DropTextProb = p.GetValue(dropText), StrictData = p.GetValue(strict), Threads = p.GetValue(threads),
                 LatentShift = p.GetValue(latentShift), LatentScale = p.GetValue(latentScale),
             };

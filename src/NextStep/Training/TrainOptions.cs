@@ -27,6 +27,12 @@ public sealed record TrainOptions
     public int Seed { get; init; } = 42;
     public int SaveEvery { get; init; }
     public int LogEvery { get; init; } = 10;
+    /// <summary>Every N steps, generate a preview image (samples/step-N.png) with the inference pipeline; 0 = never.</summary>
+    public int SampleEvery { get; init; }
+    /// <summary>Preview prompt (default: the first training caption), CFG scale and sampling steps.</summary>
+    public string? SamplePrompt { get; init; }
+    public double SampleCfg { get; init; } = 7.5;
+    public int SampleSteps { get; init; } = 28;
 
     /// <summary>Square training size in pixels (a multiple of 16).</summary>
     public int ImageSize { get; init; } = 256;

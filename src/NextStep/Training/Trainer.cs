@@ -2,6 +2,7 @@ using System.Diagnostics;
 using NextStep.Config;
 using NextStep.Imaging;
 using NextStep.Model;
+using NextStep.Pipeline;
 using NextStep.Tokenization;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -104,6 +105,8 @@ public sealed class Trainer
             double rate = (step + 1 - firstStep) / clock.Elapsed.TotalSeconds;
             if (step == firstStep || (step + 1) % Math.Max(1, _o.LogEvery) == 0 || step + 1 == _o.Steps)
                 _log($"step {step + 1}/{_o.Steps}  loss {loss:F4}  lm {lm:F4}  image {img:F4}  lr {lr:E2}  grad-norm {clip.GlobalNorm:F3}  {rate:F2} steps/s  ETA {TimeSpan.FromSeconds((_o.Steps - step - 1) / rate):hh\\:mm\\:ss}");
+            if (_o.SampleEvery > 0 && (step + 1) % _o.SampleEvery == 0)
+                _log($"sample {Sample(model, tokenizer, vae, _o.SamplePrompt ?? examples[0].Caption, step + 1)}");
             if ((_o.SaveEvery > 0 && (step + 1) % _o.SaveEvery == 0) || step + 1 == _o.Steps)
             {
                 last = Path.Combine(_o.OutDir, $"checkpoint-{step + 1}");
@@ -112,6 +115,25 @@ public sealed class Trainer
             }
         }
         return new TrainResult(losses, last, (_o.Steps - firstStep) / clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// A preview with the inference pipeline (seeded with the run's seed on torch's global generator, which training
+    /// does not use, so previews never change the training stream).
+    /// </summary>
+    private string Sample(NextStepModel model, Qwen2Tokenizer tokenizer, AutoencoderKL vae, string prompt, long step)
+    {
+        var pipeline = new NextStepPipeline(model, tokenizer, vae);
+        var request = new GenerationRequest
+        {
+            Captions = [prompt], Height = _o.ImageSize, Width = _o.ImageSize, Cfg = _o.SampleCfg,
+            NumSamplingSteps = _o.SampleSteps, Seed = _o.Seed,
+        };
+        var image = pipeline.Generate(request)[0];
+        string path = Path.Combine(_o.OutDir, "samples", $"step-{step:D6}.png");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        ImageIO.Save(image, path);
+        return path;
     }
 
     private sealed record Sources(string ConfigPath, string? WeightsDir, string TokenizerDir, string VaeDir);
