@@ -6,7 +6,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$here/scripts/setup.sh" || exit 1
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 cd "$here"
-dotnet build NextStep.sln -c Release -nologo -v quiet -clp:ErrorsOnly || exit 1
+echo "[test] building (Release)..."
+if ! log=$(dotnet build NextStep.sln -c Release -nologo -v quiet 2>&1); then echo "$log"; echo "[test] build failed"; exit 1; fi
 log=$(mktemp)
 dotnet test NextStep.sln -c Release --no-build -nologo "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}

@@ -7,7 +7,8 @@ namespace NextStep.Model;
 
 /// <summary>
 /// NextStep-1's FLUX-style f8ch16 VAE with the official old LDM key names (<c>encoder.*</c>, <c>decoder.*</c>), read from
-/// a folder holding <c>config.json</c> and <c>checkpoint.pt</c> (or <c>checkpoint.safetensors</c> with the same keys).
+/// a folder holding <c>config.json</c> and <c>checkpoint.pt</c> (or <c>checkpoint.safetensors</c>); diffusers key names
+/// are accepted too and renamed (see <see cref="VaeKeys"/>).
 /// <para>Decoding takes the un-scaled latent (the pipeline applies <see cref="DenormalizeLatents"/> first). Encoding gives
 /// the posterior's mean (after the optional per-patch LayerNorm) and clamped logvar; <see cref="EncodeSample"/> draws one
 /// <c>randn</c> of the mean's shape, also when <c>deterministic</c> is set, like diffusers'
@@ -25,7 +26,7 @@ public sealed class AutoencoderKL : nn.Module
     /// <summary>Checkpoint keys the model does not use (the official loader is non-strict and ignores them too).</summary>
     public IReadOnlyList<string> IgnoredKeys { get; private set; } = [];
 
-    private AutoencoderKL(VaeConfig config) : base(nameof(AutoencoderKL))
+    internal AutoencoderKL(VaeConfig config) : base(nameof(AutoencoderKL))
     {
         Config = config;
         register_module("encoder", _encoder = new VaeEncoder(config));
@@ -54,11 +55,13 @@ public sealed class AutoencoderKL : nn.Module
     }
 
     /// <summary>
-    /// Builds the VAE from a state dict with the official key names. Every parameter must be present with the exact shape
-    /// (errors name the keys); extra keys are listed in <see cref="IgnoredKeys"/>. The weights are copied, not kept.
+    /// Builds the VAE from a state dict with the official old LDM key names (diffusers names are renamed first). Every
+    /// parameter must be present with the exact shape (a Linear [out, in] is accepted for a 1×1 conv); errors name the
+    /// keys. Extra keys are listed in <see cref="IgnoredKeys"/>. The weights are copied, not kept.
     /// </summary>
     public static AutoencoderKL FromStateDict(VaeConfig config, IReadOnlyDictionary<string, Tensor> weights, string source, ScalarType dtype = ScalarType.Float32, Device? device = null)
     {
+        if (VaeKeys.IsDiffusersLayout(weights.Keys)) weights = RenameDiffusers(weights, config, source);
         var vae = new AutoencoderKL(config);
         try
         {
@@ -71,9 +74,11 @@ public sealed class AutoencoderKL : nn.Module
                 {
                     if (!weights.TryGetValue(name, out var w)) { missing.Add(name); continue; }
                     used.Add(name);
-                    if (!w.shape.SequenceEqual(p.shape)) { misShaped.Add($"{name} is [{string.Join(",", w.shape)}], expected [{string.Join(",", p.shape)}]"); continue; }
+                    bool linearForConv = w.dim() == 2 && p.dim() == 4 && p.shape[2] == 1 && p.shape[3] == 1 && w.shape.SequenceEqual(p.shape[..2]);
+                    if (!w.shape.SequenceEqual(p.shape) && !linearForConv) { misShaped.Add($"{name} is [{string.Join(",", w.shape)}], expected [{string.Join(",", p.shape)}]"); continue; }
                     if (!w.is_floating_point()) { misShaped.Add($"{name} has dtype {w.dtype}, expected a floating-point type"); continue; }
-                    p.copy_(w);
+                    using var shaped = w.reshape(p.shape);
+                    p.copy_(shaped);
                 }
             }
             if (missing.Count > 0 || misShaped.Count > 0)
@@ -91,6 +96,17 @@ public sealed class AutoencoderKL : nn.Module
             return vae;
         }
         catch { vae.Dispose(); throw; }
+    }
+
+    private static Dictionary<string, Tensor> RenameDiffusers(IReadOnlyDictionary<string, Tensor> weights, VaeConfig config, string source)
+    {
+        var renamed = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (key, tensor) in weights)
+        {
+            string name = VaeKeys.FromDiffusers(key, config.ChMult.Length);
+            if (!renamed.TryAdd(name, tensor)) throw new NextStepException($"{source}: two tensors map to the VAE key \"{name}\" (one is \"{key}\")");
+        }
+        return renamed;
     }
 
     /// <summary>Spatial down factor 2^(levels − 1).</summary>
