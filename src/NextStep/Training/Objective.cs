@@ -43,6 +43,7 @@ public static class Objective
     public static void ClearPaddingGradient(NextStepModel model)
     {
         if (model.Config.PadTokenId is not { } pad) return;
+        using var scope = NewDisposeScope();
         var weight = model.named_parameters().First(p => p.name == "embed_tokens.weight").parameter;
         using var g = weight.grad;
         if (g is null) return;

@@ -23,6 +23,7 @@ public static class TrainCheckpoint
 
     public static void Save(string folder, NextStepModel model, AdamW optimizer, Generator generator, TrainerState state, string configPath, string tokenizerDir, string vaeDir)
     {
+        using var scope = NewDisposeScope();
         string tmp = folder + ".tmp";
         if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
         Directory.CreateDirectory(tmp);
