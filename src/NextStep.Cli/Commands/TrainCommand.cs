@@ -34,6 +34,7 @@ public static class TrainCommand
         var imageSize = new Option<int>("--image-size") { Description = "Square training size in pixels (multiple of 16)", DefaultValueFactory = _ => 256 };
         var rowLength = new Option<int>("--row-length") { Description = "Packed row length in tokens (default: twice the longest sample)" };
         var dropText = new Option<double>("--drop-text") { Description = "Probability of the image-before-caption order per sample (official 0.3)", DefaultValueFactory = _ => 0.3 };
+        var capitalize = new Option<double>("--capitalize") { Description = "Probability per epoch that a caption is capitalize()d, the rest lower-cased (official 0.5)", DefaultValueFactory = _ => 0.5 };
         var threads = new Option<int>("--threads") { Description = "CPU threads (default: libtorch's choice; 1 is fastest for tiny models)" };
         var strict = new Option<bool>("--strict-data") { Description = "Refuse bad images/captions instead of reporting and skipping them" };
         var latentShift = new Option<double?>("--latent-shift") { Description = "Latent shift (default: the VAE config's shift_factor)" };
@@ -42,7 +43,7 @@ public static class TrainCommand
         var cmd = new Command("train", "Train NextStep with the official objective (text CE + flow matching), AdamW and clipping")
         {
             model, config, tokenizer, vae, data, shapes, output, steps, batch, accum, lr, warmup, schedule, scaleLr, seed,
-            saveEvery, sampleEvery, samplePrompt, sampleCfg, sampleSteps, logEvery, resume, imageSize, rowLength, dropText, threads, strict, latentShift, latentScale,
+            saveEvery, sampleEvery, samplePrompt, sampleCfg, sampleSteps, logEvery, resume, imageSize, rowLength, dropText, capitalize, threads, strict, latentShift, latentScale,
         };
         cmd.SetAction(p =>
         {
@@ -55,7 +56,7 @@ public static class TrainCommand
                 Warmup = p.GetValue(warmup), Schedule = p.GetValue(schedule)!, ScaleLr = p.GetValue(scaleLr), Seed = p.GetValue(seed),
                 SaveEvery = p.GetValue(saveEvery), SampleEvery = p.GetValue(sampleEvery), SamplePrompt = p.GetValue(samplePrompt),
                 SampleCfg = p.GetValue(sampleCfg), SampleSteps = p.GetValue(sampleSteps), LogEvery = p.GetValue(logEvery), ImageSize = p.GetValue(imageSize),
-                RowLength = p.GetValue(rowLength), DropTextProb = p.GetValue(dropText), StrictData = p.GetValue(strict), Threads = p.GetValue(threads),
+                RowLength = p.GetValue(rowLength), DropTextProb = p.GetValue(dropText), CapitalizeProb = p.GetValue(capitalize), StrictData = p.GetValue(strict), Threads = p.GetValue(threads),
                 LatentShift = p.GetValue(latentShift), LatentScale = p.GetValue(latentScale),
             };
             var writer = p.InvocationConfiguration.Output;

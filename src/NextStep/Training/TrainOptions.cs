@@ -39,6 +39,8 @@ public sealed record TrainOptions
     /// <summary>Packed row length in tokens; 0 = twice the longest sample.</summary>
     public int RowLength { get; init; }
     public double DropTextProb { get; init; } = 0.3;
+    /// <summary>Probability that a caption is Python-<c>capitalize()</c>d in an epoch (official 0.5).</summary>
+    public double CapitalizeProb { get; init; } = 0.5;
     public double MaxGradNorm { get; init; } = 1.0;
     public double WeightDecay { get; init; } = 0.1;
     /// <summary>Latent normalisation (z − shift)·scale; null = the VAE config's factors (what inference decodes with).</summary>

@@ -55,14 +55,16 @@ public sealed class Trainer
         var (means, logvars) = EncodeMoments(vae, examples);
         var grid = new TokenGrid(_o.ImageSize / factor, _o.ImageSize / factor);
         var builder = new SequenceBuilder(tokenizer, c.Boi, c.Eoi, c.ImagePlaceholderId);
-        var samples = examples.Select((e, i) => builder.TextToImage(e.Caption, i, grid, SequenceBuilder.ImageFirst(_o.Seed, i, _o.DropTextProb))).ToList();
-        int rowLength = _o.RowLength > 0 ? _o.RowLength : (samples.Max(s => s.InputIds.Length) * 2 + 15) / 16 * 16;
+        TokenizedSample<int> Tokenized(int epoch, int i) => builder.TextToImage(CaptionAugment.Apply(examples[i].Caption, _o.Seed, epoch, i, _o.CapitalizeProb),
+            i, grid, SequenceBuilder.ImageFirst(_o.Seed, i, _o.DropTextProb));
+        int longest = Enumerable.Range(0, examples.Count).Max(i => Tokenized(0, i).InputIds.Length);
+        int rowLength = _o.RowLength > 0 ? _o.RowLength : (longest * 2 + 15) / 16 * 16;
         var state = new TrainerState(0, 0, _o.Seed, _o.BatchSize, _o.GradAccum, rowLength, _o.ImageSize, _o.DropTextProb, DataName, examples.Count);
 
         var groups = ParameterGroups.Official(model, _o.WeightDecay);
         using var adam = new AdamW(groups);
         var schedule = LrSchedule.Create(_o.Schedule, _o.Warmup, _o.Steps, _o.ScaleLr);
-        var stream = Batches(samples, rowLength, tokenizer.PadTokenId).GetEnumerator();
+        var stream = Batches(examples.Count, Tokenized, rowLength, tokenizer.PadTokenId).GetEnumerator();
         if (_o.ResumeDir is { } resume)
         {
             var saved = TrainCheckpoint.LoadState(resume);
@@ -146,6 +148,7 @@ public sealed class Trainer
         Positive("--steps", _o.Steps); Positive("--batch-size", _o.BatchSize); Positive("--grad-accum", _o.GradAccum);
         Positive("--lr", _o.Lr); Positive("--image-size", _o.ImageSize); Positive("--max-grad-norm", _o.MaxGradNorm);
         if (_o.DropTextProb is < 0 or > 1) throw new NextStepException($"--drop-text must be in [0, 1], found {_o.DropTextProb}");
+        if (_o.CapitalizeProb is < 0 or > 1) throw new NextStepException($"--capitalize must be in [0, 1], found {_o.CapitalizeProb}");
         int inits = (_o.ModelDir is null ? 0 : 1) + (_o.ConfigPath is null ? 0 : 1) + (_o.ResumeDir is null ? 0 : 1);
         if (inits != 1) throw new NextStepException("give exactly one of --model INIT_DIR, --config CONFIG.json or --resume CHECKPOINT_DIR");
         if ((_o.DataDir is null) == (_o.ShapesCount <= 0)) throw new NextStepException("give exactly one of --data DIR or --shapes N");
@@ -217,15 +220,15 @@ public sealed class Trainer
     }
 
     /// <summary>The endless packed stream: epoch e visits the examples in a seeded shuffled order.</summary>
-    private IEnumerable<PackedBatch<int>> Batches(List<TokenizedSample<int>> samples, int rowLength, int pad)
+    private IEnumerable<PackedBatch<int>> Batches(int count, Func<int, int, TokenizedSample<int>> sample, int rowLength, int pad)
     {
         var packer = new BatchPacker<int>(rowLength, _o.BatchSize, pad);
         for (int epoch = 0; ; epoch++)
         {
-            var order = Enumerable.Range(0, samples.Count).ToArray();
+            var order = Enumerable.Range(0, count).ToArray();
             new Random(unchecked(_o.Seed * 1_000_003 + epoch)).Shuffle(order);
             foreach (var i in order)
-                foreach (var batch in packer.Add(samples[i])) yield return batch;
+                foreach (var batch in packer.Add(sample(epoch, i))) yield return batch;
         }
     }
 
