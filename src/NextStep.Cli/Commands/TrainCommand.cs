@@ -31,7 +31,8 @@ public static class TrainCommand
         var sampleSteps = new Option<int>("--sample-steps") { Description = "Preview flow-matching steps", DefaultValueFactory = _ => 28 };
         var logEvery = new Option<int>("--log-every") { Description = "Print progress every N steps", DefaultValueFactory = _ => 10 };
         var resume = new Option<string?>("--resume") { Description = "Continue from a checkpoint folder of a previous run (same data settings)" };
-        var imageSize = new Option<int>("--image-size") { Description = "Square training size in pixels (multiple of 16)", DefaultValueFactory = _ => 256 };
+        var imageSize = new Option<int>("--image-size") { Description = "Training size in pixels (multiple of 16): the square side, or the bucket base with --multi-aspect", DefaultValueFactory = _ => 256 };
+        var multiAspect = new Option<bool>("--multi-aspect") { Description = "Crop folder images to the nearest official aspect bucket (same token count as the square) instead of a square" };
         var rowLength = new Option<int>("--row-length") { Description = "Packed row length in tokens (default: twice the longest sample)" };
         var dropText = new Option<double>("--drop-text") { Description = "Probability of the image-before-caption order per sample (official 0.3)", DefaultValueFactory = _ => 0.3 };
         var capitalize = new Option<double>("--capitalize") { Description = "Probability per epoch that a caption is capitalize()d, the rest lower-cased (official 0.5)", DefaultValueFactory = _ => 0.5 };
@@ -43,7 +44,7 @@ public static class TrainCommand
         var cmd = new Command("train", "Train NextStep with the official objective (text CE + flow matching), AdamW and clipping")
         {
             model, config, tokenizer, vae, data, shapes, output, steps, batch, accum, lr, warmup, schedule, scaleLr, seed,
-            saveEvery, sampleEvery, samplePrompt, sampleCfg, sampleSteps, logEvery, resume, imageSize, rowLength, dropText, capitalize, threads, strict, latentShift, latentScale,
+            saveEvery, sampleEvery, samplePrompt, sampleCfg, sampleSteps, logEvery, resume, imageSize, multiAspect, rowLength, dropText, capitalize, threads, strict, latentShift, latentScale,
         };
         cmd.SetAction(p =>
         {
@@ -55,7 +56,7 @@ public static class TrainCommand
                 Steps = p.GetValue(steps), BatchSize = p.GetValue(batch), GradAccum = p.GetValue(accum), Lr = p.GetValue(lr),
                 Warmup = p.GetValue(warmup), Schedule = p.GetValue(schedule)!, ScaleLr = p.GetValue(scaleLr), Seed = p.GetValue(seed),
                 SaveEvery = p.GetValue(saveEvery), SampleEvery = p.GetValue(sampleEvery), SamplePrompt = p.GetValue(samplePrompt),
-                SampleCfg = p.GetValue(sampleCfg), SampleSteps = p.GetValue(sampleSteps), LogEvery = p.GetValue(logEvery), ImageSize = p.GetValue(imageSize),
+                SampleCfg = p.GetValue(sampleCfg), SampleSteps = p.GetValue(sampleSteps), LogEvery = p.GetValue(logEvery), ImageSize = p.GetValue(imageSize), MultiAspect = p.GetValue(multiAspect),
                 RowLength = p.GetValue(rowLength), DropTextProb = p.GetValue(dropText), CapitalizeProb = p.GetValue(capitalize), StrictData = p.GetValue(strict), Threads = p.GetValue(threads),
                 LatentShift = p.GetValue(latentShift), LatentScale = p.GetValue(latentScale),
             };

@@ -7,7 +7,7 @@ namespace NextStep.Training;
 
 /// <summary>Where a run stands: optimizer updates done and micro-batches consumed, plus the settings that fix the data stream.</summary>
 public sealed record TrainerState(long Step, long MicroBatches, int Seed, int BatchSize, int GradAccum, int RowLength, int ImageSize,
-    double DropTextProb, string Data, int Examples);
+    bool MultiAspect, double DropTextProb, string Data, int Examples);
 
 /// <summary>
 /// A checkpoint folder in the official Hugging Face layout, loadable by the inference pipeline: config.json,

@@ -34,8 +34,10 @@ public sealed record TrainOptions
     public double SampleCfg { get; init; } = 7.5;
     public int SampleSteps { get; init; } = 28;
 
-    /// <summary>Square training size in pixels (a multiple of 16).</summary>
+    /// <summary>Training size in pixels (a multiple of 16): the square side, or the base of the aspect buckets.</summary>
     public int ImageSize { get; init; } = 256;
+    /// <summary>Crop each folder image to the nearest official aspect bucket instead of a square (official use_multi_aspect).</summary>
+    public bool MultiAspect { get; init; }
     /// <summary>Packed row length in tokens; 0 = twice the longest sample.</summary>
     public int RowLength { get; init; }
     public double DropTextProb { get; init; } = 0.3;

@@ -51,15 +51,16 @@ public sealed class Trainer
             throw new NextStepException($"{source.VaeDir}: the VAE has {vae.Config.ZChannels} latent channels but the model expects {c.LatentChannels}");
 
         var examples = LoadData();
-        _log($"data: {examples.Count} images at {_o.ImageSize}x{_o.ImageSize} ({DataName})");
+        string sizes = string.Join(", ", examples.GroupBy(e => $"{e.Image.Width}x{e.Image.Height}").Select(g => $"{g.Count()} at {g.Key}"));
+        _log($"data: {examples.Count} images ({sizes}) from {DataName}");
         var (means, logvars) = EncodeMoments(vae, examples);
-        var grid = new TokenGrid(_o.ImageSize / factor, _o.ImageSize / factor);
+        var grids = examples.Select(e => new TokenGrid(e.Image.Height / factor, e.Image.Width / factor)).ToArray();
         var builder = new SequenceBuilder(tokenizer, c.Boi, c.Eoi, c.ImagePlaceholderId);
         TokenizedSample<int> Tokenized(int epoch, int i) => builder.TextToImage(CaptionAugment.Apply(examples[i].Caption, _o.Seed, epoch, i, _o.CapitalizeProb),
-            i, grid, SequenceBuilder.ImageFirst(_o.Seed, i, _o.DropTextProb));
+            i, grids[i], SequenceBuilder.ImageFirst(_o.Seed, i, _o.DropTextProb));
         int longest = Enumerable.Range(0, examples.Count).Max(i => Tokenized(0, i).InputIds.Length);
         int rowLength = _o.RowLength > 0 ? _o.RowLength : (longest * 2 + 15) / 16 * 16;
-        var state = new TrainerState(0, 0, _o.Seed, _o.BatchSize, _o.GradAccum, rowLength, _o.ImageSize, _o.DropTextProb, DataName, examples.Count);
+        var state = new TrainerState(0, 0, _o.Seed, _o.BatchSize, _o.GradAccum, rowLength, _o.ImageSize, _o.MultiAspect, _o.DropTextProb, DataName, examples.Count);
 
         var groups = ParameterGroups.Official(model, _o.WeightDecay);
         using var adam = new AdamW(groups);
@@ -192,23 +193,27 @@ public sealed class Trainer
     }
 
     private List<TrainingExample> LoadData() => _o.DataDir is { } dir
-        ? TrainingData.FromFolder(dir, _o.ImageSize, _o.StrictData, m => _log("warning: " + m))
+        ? TrainingData.FromFolder(dir, _o.ImageSize, _o.StrictData, m => _log("warning: " + m), _o.MultiAspect)
         : TrainingData.FromShapes(_o.ShapesCount, _o.Seed, _o.ImageSize);
 
-    /// <summary>Posterior moments of every image (the frozen encoder is deterministic), 8 images at a time.</summary>
+    /// <summary>Posterior moments of every image (the frozen encoder is deterministic), up to 8 same-size images at a time.</summary>
     private static (Tensor[] Means, Tensor[] Logvars) EncodeMoments(AutoencoderKL vae, List<TrainingExample> examples)
     {
-        var means = new List<Tensor>();
-        var logvars = new List<Tensor>();
-        foreach (var chunk in examples.Chunk(8))
+        var means = new Tensor[examples.Count];
+        var logvars = new Tensor[examples.Count];
+        var bySize = Enumerable.Range(0, examples.Count).GroupBy(i => (examples[i].Image.Width, examples[i].Image.Height));
+        foreach (var chunk in bySize.SelectMany(g => g.Chunk(8)))
         {
             using var scope = NewDisposeScope();
-            var pixels = stack(chunk.Select(e => Pixels(e.Image)).ToArray());
+            var pixels = stack(chunk.Select(i => Pixels(examples[i].Image)).ToArray());
             var (mean, logvar) = vae.EncodeMoments(pixels);
-            means.AddRange(mean.unbind(0).Select(t => t.clone().MoveToOuterDisposeScope()));
-            logvars.AddRange(logvar.unbind(0).Select(t => t.clone().MoveToOuterDisposeScope()));
+            for (int k = 0; k < chunk.Length; k++)
+            {
+                means[chunk[k]] = mean[k].clone().MoveToOuterDisposeScope();
+                logvars[chunk[k]] = logvar[k].clone().MoveToOuterDisposeScope();
+            }
         }
-        return (means.ToArray(), logvars.ToArray());
+        return (means, logvars);
     }
 
     /// <summary>RGB bytes → [3, H, W] float in [−1, 1].</summary>
@@ -250,7 +255,7 @@ public sealed class Trainer
         var pairs = new (string Name, object Saved, object Now)[]
         {
             ("--seed", saved.Seed, now.Seed), ("--batch-size", saved.BatchSize, now.BatchSize), ("--grad-accum", saved.GradAccum, now.GradAccum),
-            ("row length", saved.RowLength, now.RowLength), ("--image-size", saved.ImageSize, now.ImageSize),
+            ("row length", saved.RowLength, now.RowLength), ("--image-size", saved.ImageSize, now.ImageSize), ("--multi-aspect", saved.MultiAspect, now.MultiAspect),
             ("--drop-text", saved.DropTextProb, now.DropTextProb), ("data", saved.Data, now.Data), ("number of images", saved.Examples, now.Examples),
         };
         foreach (var (name, s, n) in pairs)

@@ -19,7 +19,7 @@ public static class TrainingData
     private static readonly string[] ImageExtensions = [".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"];
     private static readonly string[] CaptionFiles = ["captions.jsonl", "metadata.jsonl"];
 
-    public static List<TrainingExample> FromFolder(string folder, int size, bool strict, Action<string> report)
+    public static List<TrainingExample> FromFolder(string folder, int size, bool strict, Action<string> report, bool multiAspect = false)
     {
         if (!Directory.Exists(folder)) throw new NextStepException($"{folder}: data folder not found");
         var captions = ReadCaptionFile(folder, strict, report);
@@ -33,7 +33,7 @@ public static class TrainingData
             try
             {
                 string caption = captions.TryGetValue(name, out var c) ? c : ReadSidecar(path);
-                examples.Add(new TrainingExample(name, caption, CropToSquare(ImageIO.Load(path), size, path)));
+                examples.Add(new TrainingExample(name, caption, Crop(ImageIO.Load(path), size, multiAspect, path)));
             }
             catch (NextStepException e)
             {
@@ -112,19 +112,32 @@ public static class TrainingData
         return caption;
     }
 
-    /// <summary>Resizes <paramref name="image"/> to cover size×size and center-crops it; smaller images are refused.</summary>
-    public static RgbImage CropToSquare(RgbImage image, int size, string source)
+    /// <summary>
+    /// The official aspect bucket of an image: the (h, w) entry of the aspect table (a 16×16-token base) nearest to its
+    /// height/width, scaled to <paramref name="size"/>: (round(size·h/256), round(size·w/256)) tokens of 16 px.
+    /// </summary>
+    public static (int Height, int Width) Bucket(int width, int height, int size)
     {
-        if (image.Width < size || image.Height < size)
-            throw new NextStepException($"{source}: image is {image.Width}x{image.Height}, smaller than the training size {size}x{size}");
-        if (image.Width == size && image.Height == size) return image;
-        double scale = Math.Max((double)size / image.Width, (double)size / image.Height);
-        int w = Math.Max(size, (int)Math.Round(image.Width * scale)), h = Math.Max(size, (int)Math.Round(image.Height * scale));
+        double ratio = (double)height / width;
+        var (h, w) = NextStep.Pipeline.Presets.HwAspectRatios.MinBy(a => Math.Abs(ratio - (double)a.H / a.W));
+        int Tokens(int t) => Math.Max(1, (int)Math.Round(size * t / 256.0, MidpointRounding.ToEven));
+        return (Tokens(h) * 16, Tokens(w) * 16);
+    }
+
+    /// <summary>Resizes <paramref name="image"/> to cover its target (size×size, or its aspect bucket) and center-crops it; smaller images are refused.</summary>
+    public static RgbImage Crop(RgbImage image, int size, bool multiAspect, string source)
+    {
+        var (th, tw) = multiAspect ? Bucket(image.Width, image.Height, size) : (size, size);
+        if (image.Width < tw || image.Height < th)
+            throw new NextStepException($"{source}: image is {image.Width}x{image.Height}, smaller than the training size {tw}x{th}");
+        if (image.Width == tw && image.Height == th) return image;
+        double scale = Math.Max((double)tw / image.Width, (double)th / image.Height);
+        int w = Math.Max(tw, (int)Math.Round(image.Width * scale)), h = Math.Max(th, (int)Math.Round(image.Height * scale));
         var resized = ImageResize.Bicubic(image, w, h);
-        int left = (w - size) / 2, top = (h - size) / 2;
-        var rgb = new byte[size * size * 3];
-        for (int y = 0; y < size; y++)
-            Array.Copy(resized.Rgb, ((top + y) * w + left) * 3, rgb, y * size * 3, size * 3);
-        return new RgbImage(size, size, rgb);
+        int left = (w - tw) / 2, top = (h - th) / 2;
+        var rgb = new byte[tw * th * 3];
+        for (int y = 0; y < th; y++)
+            Array.Copy(resized.Rgb, ((top + y) * w + left) * 3, rgb, y * tw * 3, tw * 3);
+        return new RgbImage(tw, th, rgb);
     }
 }

@@ -87,6 +87,41 @@ public class TrainerTests
         finally { Directory.Delete(dir, true); }
     }
 
+    [Fact]
+    public void AspectBucketsMatchTheOfficialTableAt64Pixels()
+    {
+        var expected = TrainingGoldens.Cases.GetProperty("settings").GetProperty("image_seq_len").EnumerateObject().Select(p => p.Name).Order().ToList();
+        var actual = NextStep.Pipeline.Presets.HwAspectRatios
+            .Select(a => TrainingData.Bucket(a.W * 16, a.H * 16, 64)).Select(b => $"{b.Height / 16}*{b.Width / 16}").Distinct().Order().ToList();
+        Assert.Equal(expected, actual);
+        Assert.Equal((32, 128), TrainingData.Bucket(400, 100, 64));
+        Assert.Equal((256, 256), TrainingData.Bucket(300, 310, 256));
+    }
+
+    [Fact]
+    public void MultiAspectFolderTrainsWithOneBucketPerBatch()
+    {
+        string dir = TempDir();
+        try
+        {
+            string data = Path.Combine(dir, "data");
+            Directory.CreateDirectory(data);
+            for (int i = 0; i < 4; i++)
+            {
+                var scene = ShapesSampler.Sample(10 + i);
+                bool wide = i % 2 == 0;
+                ShapesImages.SavePng(ShapesRenderer.Render(scene, wide ? 160 : 64, wide ? 40 : 64), Path.Combine(data, $"img{i}.png"));
+                File.WriteAllText(Path.Combine(data, $"img{i}.txt"), scene.Caption);
+            }
+            var log = new List<string>();
+            var options = Tiny(Path.Combine(dir, "out"), 3) with { ShapesCount = 0, DataDir = data, MultiAspect = true, BatchSize = 1, RowLength = 0 };
+            var result = new Trainer(options, log.Add).Run();
+            Assert.All(result.Losses, l => Assert.True(double.IsFinite(l)));
+            Assert.Contains(log, l => l.Contains("2 at 128x32") && l.Contains("2 at 64x64"));
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
     private static NextStep.Loading.SafeTensorsFile SafeTensorsFileOf(string checkpoint) =>
         NextStep.Loading.SafeTensorsFile.Open(Path.Combine(checkpoint, "model.safetensors"));
 
