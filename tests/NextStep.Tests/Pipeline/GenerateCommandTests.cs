@@ -88,6 +88,13 @@ public class GenerateCommandTests
     }
 
     [Fact]
+    public void EditWithoutAnImageIsAnError()
+    {
+        var (code, _, stderr) = Run("edit", "--model", Tiny, "--prompt", "x", "--out", Path.Combine(TempDir(), "x.png"));
+        AssertOneLineError(code, stderr, "--image");
+    }
+
+    [Fact]
     public void UnknownOutputExtensionIsAnError()
     {
         var (code, _, stderr) = Run("generate", "--model", Tiny, "--prompt", "x", "--out", Path.Combine(TempDir(), "x.gif"));
