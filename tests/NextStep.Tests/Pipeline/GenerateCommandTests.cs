@@ -6,6 +6,7 @@ using Xunit;
 namespace NextStep.Tests.Pipeline;
 
 /// <summary><c>nextstep generate</c> end to end on the tiny checkpoint, compared with the golden PNGs.</summary>
+[Xunit.Collection(NextStep.Tests.Support.GlobalRngCollection.Name)]
 public class GenerateCommandTests
 {
     private static readonly string Tiny = Fixtures.TinyModel;

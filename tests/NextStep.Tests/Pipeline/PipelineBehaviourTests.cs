@@ -6,6 +6,7 @@ using Xunit;
 namespace NextStep.Tests.Pipeline;
 
 /// <summary>Progress, cancellation, defaults and argument validation of the pipeline.</summary>
+[Xunit.Collection(NextStep.Tests.Support.GlobalRngCollection.Name)]
 public class PipelineBehaviourTests
 {
     private static GenerationRequest Small => new() { Captions = ["a red circle"], Height = 32, Width = 32, NumSamplingSteps = 2, Variant = PipelineVariant.GitHub2025 };
