@@ -5,7 +5,7 @@ using Xunit;
 namespace NextStep.Tests.Training;
 
 /// <summary><c>nextstep train</c> end to end through <see cref="CliApp.Run"/>.</summary>
-[Collection("Trainer")]
+[Collection(GlobalRngCollection.Name)] // the preview samples with the global generator; this also keeps the thread-count change alone
 public class TrainCommandTests
 {
     private static (int Code, string Out, string Err) Run(params string[] args)
