@@ -189,6 +189,7 @@ public sealed class ServerApiTests(ServerApiTests.Shared shared) : IClassFixture
         { "/v1/images/generations", "application/json", """{"prompt":"a","cfg_img":2}""", 400, "cfg_img" },
         { "/v1/images/generations", "application/json", """{"prompt":"a","output_format":"webp"}""", 400, "output_format" },
         { "/v1/images/generations", "application/json", """{"prompt":"a","colour":"red"}""", 400, "colour" },
+        { "/v1/jobs", "application/json", """{"prompt":"a","image":"aGVsbG8="}""", 400, "image" },
         { "/v1/images/generations", "text/plain", "a cat", 415, null },
         { "/v1/jobs", "application/json", """{"prompt":"a","n":9}""", 400, "n" },
         { "/v1/jobs", "application/xml", "<prompt/>", 415, null },
