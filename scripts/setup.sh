@@ -4,8 +4,8 @@
 #     Debian 12 ships GCC 12's libstdc++; where the symbol version is missing we install libstdc++6 from
 #     Debian 13 (trixie), pinned low so nothing else is upgraded from it.
 #  2. The .NET SDK must be on PATH (it is on the project's machines).
-#  3. The server's tests drive Debian's chromium (web UI, through Playwright) and start a throwaway PostgreSQL
-#     cluster (multi-node queue); both packages are installed when missing.
+#  3. With --test (what scripts/test.sh passes): the server's tests drive Debian's chromium (web UI, through
+#     Playwright) and start a throwaway PostgreSQL cluster (multi-node queue); both are installed when missing.
 set -euo pipefail
 
 say() { printf '[setup] %s\n' "$*" >&2; }
@@ -77,5 +77,7 @@ install_missing() {
 
 fix_libstdcxx
 check_dotnet
-install_missing /usr/bin/chromium=chromium /usr/lib/postgresql=postgresql
+if [ "${1:-}" = "--test" ]; then
+  install_missing /usr/bin/chromium=chromium /usr/lib/postgresql=postgresql
+fi
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1

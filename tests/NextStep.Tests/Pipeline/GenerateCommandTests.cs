@@ -6,6 +6,7 @@ using Xunit;
 namespace NextStep.Tests.Pipeline;
 
 /// <summary><c>nextstep generate</c> end to end on the tiny checkpoint, compared with the golden PNGs.</summary>
+[Xunit.Collection(NextStep.Tests.Support.GlobalRngCollection.Name)]
 public class GenerateCommandTests
 {
     private static readonly string Tiny = Fixtures.TinyModel;
@@ -67,6 +68,14 @@ public class GenerateCommandTests
     {
         var (code, _, stderr) = Run("generate", "--model", Tiny, "--prompt", "x", option, value, "--out", Path.Combine(TempDir(), "x.png"));
         AssertOneLineError(code, stderr, expected);
+    }
+
+    [Fact]
+    public void UnparsableOptionsGiveOneLineErrors()
+    {
+        var (code, _, stderr) = Run("generate", "--model", Tiny, "--prompt", "x", "--steps", "abc");
+        AssertOneLineError(code, stderr, "'abc'");
+        Assert.Contains("--out", stderr);
     }
 
     [Fact]

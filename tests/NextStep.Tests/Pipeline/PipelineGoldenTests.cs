@@ -14,6 +14,7 @@ namespace NextStep.Tests.Pipeline;
 /// exactly; prefill hidden state, first condition, tokens, latents and decoded image within 1e-4 absolute; the
 /// uint8 images (tensor and PNG) with ≥ 99.9 % of values equal and none off by more than 1.
 /// </summary>
+[Xunit.Collection(NextStep.Tests.Support.GlobalRngCollection.Name)]
 public class PipelineGoldenTests(ITestOutputHelper output)
 {
     public const double Tolerance = 1e-4;

@@ -5,6 +5,7 @@ using Xunit;
 
 namespace NextStep.Tests.Pipeline;
 
+[Xunit.Collection(NextStep.Tests.Support.GlobalRngCollection.Name)]
 public class ShapesAdapterTests
 {
     [Fact]
