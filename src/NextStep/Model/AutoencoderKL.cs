@@ -53,6 +53,15 @@ public sealed class AutoencoderKL : nn.Module
         throw new NextStepException($"{vaeFolder}: no checkpoint.pt or checkpoint.safetensors found (expected the VAE weights beside config.json)");
     }
 
+    /// <summary>A VAE of the given shape with TorchSharp's default initial weights (for benchmarks and tests of shapes).</summary>
+    public static AutoencoderKL WithInitialWeights(VaeConfig config, ScalarType dtype = ScalarType.Float32, Device? device = null)
+    {
+        var vae = new AutoencoderKL(config) { DType = dtype, Device = device ?? CPU };
+        vae.to(vae.Device, dtype);
+        vae.eval();
+        return vae;
+    }
+
     /// <summary>
     /// Builds the VAE from a state dict with the official key names. Every parameter must be present with the exact shape
     /// (errors name the keys); extra keys are listed in <see cref="IgnoredKeys"/>. The weights are copied, not kept.

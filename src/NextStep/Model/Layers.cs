@@ -16,23 +16,44 @@ internal static class Parameters
         => new(empty(shape, dtype, device), requires_grad: false);
 }
 
-/// <summary><c>y = x·Wᵀ + b</c>; weight [out, in], optional bias [out].</summary>
+/// <summary>
+/// <c>y = x·Wᵀ + b</c>; weight [out, in], optional bias [out]. With <c>int8</c> the weight is stored as int8 with a
+/// float32 scale per output row (non-persistent buffer <c>weight_scale</c>) and dequantized per call
+/// (<see cref="QuantizedLinear"/>); loading quantizes the checkpoint's float weight (<see cref="LoadWeight"/>).
+/// </summary>
 public sealed class Linear : nn.Module<Tensor, Tensor>
 {
     private readonly Parameter weight;
     private readonly Parameter? bias;
+    private readonly Tensor? weight_scale;
 
-    public Linear(long inFeatures, long outFeatures, bool hasBias, ScalarType dtype, Device device) : base(nameof(Linear))
+    public Linear(long inFeatures, long outFeatures, bool hasBias, ScalarType dtype, Device device, bool int8 = false) : base(nameof(Linear))
     {
-        weight = Parameters.Empty([outFeatures, inFeatures], dtype, device);
+        weight = Parameters.Empty([outFeatures, inFeatures], int8 ? ScalarType.Int8 : dtype, device);
         bias = hasBias ? Parameters.Empty([outFeatures], dtype, device) : null;
+        if (int8) weight_scale = ones(outFeatures, ScalarType.Float32, device);
         RegisterComponents();
+        if (weight_scale is not null) register_buffer("weight_scale", weight_scale, persistent: false);
     }
 
     public Tensor Weight => weight;
     public Tensor? Bias => bias;
+    /// <summary>Per-output-row float32 scales of an int8 weight; null for a float weight.</summary>
+    public Tensor? WeightScale => weight_scale;
+    public bool IsInt8 => weight_scale is not null;
 
-    public override Tensor forward(Tensor x) => nn.functional.linear(x, weight, bias);
+    /// <summary>Sets the weight from a float tensor [out, in] (quantized when the layer is int8).</summary>
+    public void LoadWeight(Tensor source)
+    {
+        using var _ = no_grad();
+        if (weight_scale is null) { weight.copy_(source); return; }
+        var (q, s) = QuantizedLinear.Quantize(source);
+        using (q) using (s) { weight.copy_(q); weight_scale.copy_(s); }
+    }
+
+    public override Tensor forward(Tensor x) => weight_scale is null
+        ? nn.functional.linear(x, weight, bias)
+        : QuantizedLinear.Forward(x, weight, weight_scale, bias);
 }
 
 /// <summary>Lookup table [vocab, hidden].</summary>
