@@ -24,10 +24,11 @@ public static class BenchCommand
         var warmup = new Option<int>("--warmup") { Description = "Untimed runs first", DefaultValueFactory = _ => 1 };
         var tokens = new Option<int?>("--tokens") { Description = "Image tokens the whole-image loop generates (default: all; the rest is extrapolated)" };
         var size = new Option<int>("--image-size") { Description = "Image side in pixels for the whole-image loop", DefaultValueFactory = _ => 256 };
+        var prompt = new Option<int>("--prompt-length") { Description = "Prompt tokens of the prefill (both rows)", DefaultValueFactory = _ => 96 };
         var json = new Option<string?>("--json") { Description = "Write the report as JSON to this file" };
 
         var cmd = new Command("bench", "Time prefill, decode, the flow-matching head, the VAE and a whole image; report ms, peak RSS and allocations");
-        foreach (var opt in new Option[] { shape, model, dtype, quantize, device, threads, suite, runs, warmup, tokens, size, json }) cmd.Options.Add(opt);
+        foreach (var opt in new Option[] { shape, model, dtype, quantize, device, threads, suite, runs, warmup, tokens, size, prompt, json }) cmd.Options.Add(opt);
         cmd.SetAction(parse =>
         {
             var output = parse.InvocationConfiguration.Output;
@@ -47,6 +48,7 @@ public static class BenchCommand
                 Warmup = Math.Max(0, parse.GetValue(warmup)),
                 Tokens = parse.GetValue(tokens) is { } t ? Positive("--tokens", t) : null,
                 ImageSize = parse.GetValue(size),
+                PromptLength = Positive("--prompt-length", parse.GetValue(prompt)),
             };
             if (options.ImageSize <= 0 || options.ImageSize % 16 != 0) throw new NextStepException($"--image-size must be a positive multiple of 16, found {options.ImageSize}");
             output.WriteLine($"bench: {options.ModelFolder ?? options.Shape}, {options.DType}{(options.Int8 ? " int8" : "")}, {options.Threads} thread(s), device {options.Device}, load {ProcessStats.LoadAverage:F1}");

@@ -9,7 +9,7 @@ namespace NextStep.Benchmarks;
 /// <summary>What <see cref="NextStepBench.Run"/> measures (see <c>nextstep bench --help</c>).</summary>
 public sealed record BenchOptions
 {
-    public static IReadOnlyList<string> AllSuites { get; } = ["prefill", "decode", "head", "vae", "image"];
+    public static IReadOnlyList<string> AllSuites { get; } = ["load", "prefill", "decode", "head", "vae", "image"];
 
     public string Shape { get; init; } = "medium";
     /// <summary>A model folder to bench instead of random weights of <see cref="Shape"/>.</summary>
@@ -28,6 +28,8 @@ public sealed record BenchOptions
     public int Steps { get; init; } = 28;
     public double Cfg { get; init; } = 7.5;
     public long Seed { get; init; }
+    /// <summary>Where the load suite writes its temporary checkpoints.</summary>
+    public string Scratch { get; init; } = Path.GetTempPath();
 }
 
 /// <summary>One measured quantity; <see cref="Metrics"/> holds derived values (per token, per image, tokens/s, …).</summary>
@@ -35,7 +37,8 @@ public sealed record BenchEntry(string Name, string Suite, Timing Timing, long P
 
 public sealed record BenchReport(
     string Shape, string DType, bool Int8, string Device, int Threads, int PhysicalCores, double LoadAverageStart, double LoadAverageEnd,
-    long ParameterBytes, long PeakRssBytes, IReadOnlyDictionary<string, long> ModelShape, IReadOnlyList<BenchEntry> Entries);
+    long ParameterBytes, long PeakRssBytes, IReadOnlyDictionary<string, long> ModelShape, IReadOnlyList<BenchEntry> Entries,
+    IReadOnlyList<LoadResult> Loads);
 
 /// <summary>
 /// Times the model's parts on random weights of a given shape (or a model folder): prefill (B = 2), one decode step
@@ -56,6 +59,15 @@ public static class NextStepBench
         torch.set_num_threads(o.Threads);
         double load0 = ProcessStats.LoadAverage;
         torch.manual_seed(o.Seed);
+        var loads = new List<LoadResult>();
+        if (o.Suites.Contains("load") && o.ModelFolder is null)
+            foreach (var fileType in new[] { ScalarType.Float32, ScalarType.BFloat16 })
+            {
+                var r = LoadBench.Measure(BenchShape.Config(o.Shape), fileType, o.DType, o.Scratch, o.Seed);
+                loads.Add(r);
+                log?.WriteLine($"load {r.FileType}→{r.ModelType,-8} {r.Ms,10:F0} ms  weights {r.WeightBytes / 1048576.0:F0} MiB, peak RSS {r.PeakRssBytes / 1048576.0:F0} MiB " +
+                    $"({r.PeakOverWeights:F3}× the weights; +{(r.PeakRssBytes - r.RssBeforeBytes) / 1048576.0:F0} MiB while loading = {r.IncreaseOverWeights:F3}×)");
+            }
 
         using var model = BuildModel(o, device);
         var c = model.Config;
@@ -73,6 +85,7 @@ public static class NextStepBench
             ProcessStats.ResetPeak();
             switch (suite)
             {
+                case "load": break;
                 case "prefill":
                 {
                     var t = Timing.Measure(() =>
@@ -124,7 +137,7 @@ public static class NextStepBench
             ["vocab_size"] = c.VocabSize, ["fm_head_dim"] = c.FmHeadDim, ["fm_head_layers"] = c.FmHeadLayers,
         };
         return new BenchReport(o.ModelFolder ?? o.Shape, o.DType.ToString().ToLowerInvariant(), o.Int8, o.Device, o.Threads, ProcessStats.PhysicalCores,
-            load0, ProcessStats.LoadAverage, paramBytes, ProcessStats.PeakRssBytes, shape, entries);
+            load0, ProcessStats.LoadAverage, paramBytes, ProcessStats.PeakRssBytes, shape, entries, loads);
     }
 
     /// <summary>"cpu" or "cuda[:N]"; CUDA must be present.</summary>
@@ -145,6 +158,13 @@ public static class NextStepBench
         if (o.ModelFolder is { } folder) return NextStepModel.Load(folder, o.DType, device, int8: o.Int8);
         var config = BenchShape.Config(o.Shape);
         var model = new NextStepModel(config, NextStepLayout.FromConfig(config), o.DType, device, int8: o.Int8);
+        long bytes = model.parameters().Sum(p => p.numel() * p.element_size()), available = ProcessStats.AvailableMemoryBytes;
+        if (device.type == DeviceType.CPU && available > 0 && bytes > available)
+        {
+            model.Dispose();
+            throw new NextStepException($"--shape {o.Shape} needs {bytes / 1e9:F1} GB of weights in {o.DType}{(o.Int8 ? " with int8 linear layers" : "")} " +
+                $"but only {available / 1e9:F1} GB of memory is available{(o.Int8 ? "" : "; try --quantize int8")}");
+        }
         RandomWeights.Fill(model, o.Seed);
         model.eval();
         return model;
@@ -170,10 +190,10 @@ public static class NextStepBench
         int grid = o.ImageSize / 8 / c.LatentPatchSize;
         int total = grid * grid, tokens = Math.Min(o.Tokens ?? total, total);
         using var vae = AutoencoderKL.WithInitialWeights(new VaeConfig(), model.DType, device);
-        double prefill = 0, loop = 0, head = 0, vaeMs = 0;
-        double prefillCpu = 0, loopCpu = 0;
         long tensorsPerToken = 0;
-        var runs = new List<(double Prefill, double PerToken, double Head, double Vae, double PrefillCpu, double PerTokenCpu)>();
+        var runs = new List<(double Prefill, double PerToken, double Head, double PrefillCpu, double PerTokenCpu, double HeadCpu)>();
+        var outTokens = new List<Tensor>();
+        using var outer = NewDisposeScope();
         for (int run = 0; run < o.Warmup + o.Runs; run++)
         {
             using var scope = NewDisposeScope();
@@ -183,41 +203,47 @@ public static class NextStepBench
             double cpu0 = ProcessStats.CpuSeconds;
             var hidden = model.Prefill(randn(2, o.PromptLength, c.HiddenSize, model.DType, device), ones(2, o.PromptLength, ScalarType.Int64, device), cache);
             var last = hidden.narrow(1, o.PromptLength - 1, 1);
-            prefill = sw.Elapsed.TotalMilliseconds; prefillCpu = (ProcessStats.CpuSeconds - cpu0) * 1e3;
+            double prefill = sw.Elapsed.TotalMilliseconds, prefillCpu = (ProcessStats.CpuSeconds - cpu0) * 1e3;
             sw.Restart(); cpu0 = ProcessStats.CpuSeconds;
-            head = 0;
-            var outTokens = new List<Tensor>();
+            double head = 0, headCpu = 0;
+            outTokens.Clear();
             long created0 = Timing.CreatedTensors;
             for (int i = 0; i < tokens; i++)
             {
                 using var step = NewDisposeScope();
                 var cond = model.ImageOutProjector.forward(last).squeeze(1);
-                var h0 = sw.Elapsed.TotalMilliseconds;
+                double h0 = sw.Elapsed.TotalMilliseconds, hc0 = ProcessStats.CpuSeconds;
                 var token = SampleToken(model, cond, o.Steps, o.Cfg);
                 head += sw.Elapsed.TotalMilliseconds - h0;
+                headCpu += (ProcessStats.CpuSeconds - hc0) * 1e3;
                 var e = model.ImageInProjector.forward(token).unsqueeze(1);
                 last = model.DecodeStep(cat([e, e], 0), cache).MoveToOuterDisposeScope();
                 outTokens.Add(token.MoveToOuterDisposeScope());
             }
-            tensorsPerToken = (Timing.CreatedTensors - created0) / Math.Max(1, tokens);
-            loop = sw.Elapsed.TotalMilliseconds; loopCpu = (ProcessStats.CpuSeconds - cpu0) * 1e3;
-            sw.Restart();
+            tensorsPerToken = (Timing.CreatedTensors - created0) / tokens;
+            double loop = sw.Elapsed.TotalMilliseconds, loopCpu = (ProcessStats.CpuSeconds - cpu0) * 1e3;
+            if (run >= o.Warmup) runs.Add((prefill, loop / tokens, head / tokens, prefillCpu, loopCpu / tokens, headCpu / tokens));
+            foreach (var t in outTokens) t.MoveToOuterDisposeScope();
+        }
+        // the VAE once, on the last run's tokens (the rest of the grid zero-filled); the vae suite times it repeatedly
+        var vaeTime = System.Diagnostics.Stopwatch.StartNew();
+        using (no_grad())
+        {
             var all = cat(outTokens.Concat(Enumerable.Repeat(zeros_like(outTokens[0]), total - tokens)).ToList(), 0).unsqueeze(0);
             vae.Decode(model.Unpatchify(all, grid, grid));
-            vaeMs = sw.Elapsed.TotalMilliseconds;
-            if (run >= o.Warmup) runs.Add((prefill, loop / tokens, head / tokens, vaeMs, prefillCpu, loopCpu / tokens));
         }
-        double Med(Func<(double Prefill, double PerToken, double Head, double Vae, double PrefillCpu, double PerTokenCpu), double> f)
+        double vaeMs = vaeTime.Elapsed.TotalMilliseconds;
+        double Med(Func<(double Prefill, double PerToken, double Head, double PrefillCpu, double PerTokenCpu, double HeadCpu), double> f)
         {
             var s = runs.Select(f).Order().ToList();
             return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2;
         }
-        double perToken = Med(r => r.PerToken), imageMs = Med(r => r.Prefill) + total * perToken + Med(r => r.Vae);
+        double perToken = Med(r => r.PerToken), imageMs = Med(r => r.Prefill) + total * perToken + vaeMs;
         var metrics = new Dictionary<string, double>
         {
             ["prefill_ms"] = Med(r => r.Prefill), ["prefill_cpu_ms"] = Med(r => r.PrefillCpu),
-            ["ms_per_token"] = perToken, ["cpu_ms_per_token"] = Med(r => r.PerTokenCpu), ["head_ms_per_token"] = Med(r => r.Head),
-            ["vae_ms"] = Med(r => r.Vae), ["tokens_timed"] = tokens, ["tokens_per_image"] = total,
+            ["ms_per_token"] = perToken, ["cpu_ms_per_token"] = Med(r => r.PerTokenCpu), ["head_ms_per_token"] = Med(r => r.Head), ["head_cpu_ms_per_token"] = Med(r => r.HeadCpu),
+            ["vae_ms"] = vaeMs, ["tokens_timed"] = tokens, ["tokens_per_image"] = total,
             ["image_ms"] = imageMs, ["images_per_min"] = 60000 / imageMs, ["tokens_per_s"] = 1000 / perToken,
             ["tensors_created_per_token"] = tensorsPerToken,
         };

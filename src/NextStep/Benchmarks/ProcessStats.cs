@@ -22,10 +22,13 @@ public static class ProcessStats
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
     }
 
-    private static long StatusKb(string key)
+    /// <summary>MemAvailable from <c>/proc/meminfo</c> in bytes (0 when unknown).</summary>
+    public static long AvailableMemoryBytes => StatusKb("MemAvailable:", "/proc/meminfo") * 1024;
+
+    private static long StatusKb(string key, string file = "/proc/self/status")
     {
-        if (!File.Exists("/proc/self/status")) return 0;
-        foreach (var line in File.ReadLines("/proc/self/status"))
+        if (!File.Exists(file)) return 0;
+        foreach (var line in File.ReadLines(file))
             if (line.StartsWith(key, StringComparison.Ordinal))
                 return long.Parse(line[key.Length..].Trim().Split(' ')[0]);
         return 0;

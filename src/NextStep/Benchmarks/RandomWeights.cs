@@ -18,6 +18,6 @@ public static class RandomWeights
             else p.normal_(0, 0.02, generator: gen);
         }
         foreach (var (_, m) in module.named_modules())
-            if (m is Linear { WeightScale: { } scale }) scale.fill_(0.02 * Math.Sqrt(3) / 127);
+            if (m is IInt8Weight { WeightScale: { } scale }) scale.fill_(0.02 * Math.Sqrt(3) / 127);
     }
 }

@@ -35,7 +35,7 @@ public sealed class NextStepModel : Qwen2Decoder
 
     /// <summary>
     /// Builds the model with uninitialised weights (fill them with <see cref="WeightLoader"/> or use <see cref="Load"/>).
-    /// <paramref name="int8"/> stores the decoder layers' and <c>lm_head</c>'s linear weights as int8 with per-row scales.
+    /// <paramref name="int8"/> stores the decoder's linear weights, <c>embed_tokens</c> and <c>lm_head</c> as int8 with per-row scales.
     /// </summary>
     public NextStepModel(NextStepConfig c, NextStepLayout layout, ScalarType dtype = ScalarType.Float32, Device? device = null, RopeInvFreq rope = RopeInvFreq.ModelDType, bool int8 = false)
         : base(nameof(NextStepModel), c, layout.Biases, rope, dtype, device ??= CPU, int8)
@@ -116,7 +116,9 @@ public sealed class NextStepModel : Qwen2Decoder
     {
         using var scope = NewDisposeScope();
         var h = before_lm_head?.forward(hidden) ?? hidden;
-        var logits = lm_head?.forward(h) ?? nn.functional.linear(h, embed_tokens.Weight);
+        var logits = lm_head?.forward(h) ?? (embed_tokens.WeightScale is { } scale
+            ? QuantizedLinear.Forward(h, embed_tokens.Weight, scale, null)
+            : nn.functional.linear(h, embed_tokens.Weight));
         return logits.MoveToOuterDisposeScope();
     }
 

@@ -38,12 +38,14 @@ public static class QuantizedLinear
     }
 
     /// <summary>y = x·(q·s)ᵀ + b for x [..., in] in a floating dtype; returns [..., out] in x's dtype.</summary>
-    public static Tensor Forward(Tensor x, Tensor weight, Tensor scale, Tensor? bias)
+    public static Tensor Forward(Tensor x, Tensor weight, Tensor scale, Tensor? bias) => Forward(x, weight, scale, bias, BlockElements);
+
+    internal static Tensor Forward(Tensor x, Tensor weight, Tensor scale, Tensor? bias, long blockElements)
     {
         long outF = weight.shape[0], inF = weight.shape[1];
         if (x.shape[^1] != inF) throw new NextStepException($"int8 linear: input has {x.shape[^1]} features, the weight expects {inF}");
         using var scope = NewDisposeScope();
-        long rows = Math.Max(1, Math.Min(outF, BlockElements / inF));
+        long rows = Math.Max(1, Math.Min(outF, blockElements / inF));
         var buffer = Buffer(rows * inF, x.dtype, x.device);
         var parts = new List<Tensor>();
         for (long start = 0; start < outF; start += rows)

@@ -155,7 +155,7 @@ public abstract class Qwen2Decoder : nn.Module
     protected Qwen2Decoder(string name, NextStepConfig c, Biases biases, RopeInvFreq rope, ScalarType dtype, Device device, bool int8 = false) : base(name)
     {
         Config = c;
-        embed_tokens = new Embedding(c.VocabSize, c.HiddenSize, dtype, device);
+        embed_tokens = new Embedding(c.VocabSize, c.HiddenSize, dtype, device, int8);
         layers = new ModuleList<DecoderLayer>(Enumerable.Range(0, c.NumHiddenLayers).Select(_ => new DecoderLayer(c, biases, dtype, device, int8)).ToArray());
         norm = new RmsNorm(c.HiddenSize, c.RmsNormEps, dtype, device);
         var roundTo = rope switch { RopeInvFreq.Float32 => ScalarType.Float32, RopeInvFreq.Bf16Rounded => ScalarType.BFloat16, _ => dtype };
@@ -163,7 +163,7 @@ public abstract class Qwen2Decoder : nn.Module
     }
 
     public RotaryEmbedding Rope => _rope;
-    public ScalarType DType => embed_tokens.Weight.dtype;
+    public ScalarType DType => norm.Weight.dtype;
     public Device Device => embed_tokens.Weight.device;
 
     /// <summary>A fresh cache for <paramref name="batch"/> rows and up to <paramref name="capacity"/> positions.</summary>
