@@ -1,13 +1,66 @@
 using System.CommandLine;
+using NextStep.Pipeline;
+using NextStep.Training.Shapes;
+using Spectre.Console;
 
 namespace NextStep.Cli.Commands;
 
+/// <summary><c>nextstep eval</c>: the Shapes prompt-following benchmark (GenEval-style categories, exact scoring).</summary>
 public static class EvalCommand
 {
     public static Command Create()
     {
-        var cmd = new Command("eval", "(not implemented yet)");
-        cmd.SetAction(_ => CliApp.NotImplemented("'nextstep eval' is not implemented yet"));
+        var defaults = ShapesGenerationSettings.Default;
+        var model = new Option<string?>("--model") { Description = "Model folder to evaluate (default: models/default)" };
+        var prompts = new Option<string?>("--prompts") { Description = "JSON lines with \"caption\" and \"spec\" (default: the built-in Shapes prompt set)" };
+        var seeds = new Option<int>("--seeds") { Description = "Images per prompt (seeds 0..N-1)", DefaultValueFactory = _ => 1 };
+        var heldOut = new Option<bool>("--held-out") { Description = "Use the held-out prompt set (combinations never seen in training)" };
+        var outDir = new Option<string>("--out") { Description = "Folder for images, report.json and contact_sheet.png", DefaultValueFactory = _ => "shapes-eval" };
+        var size = new Option<int>("--size") { Description = "Image side in pixels (a multiple of 16)", DefaultValueFactory = _ => defaults.Size };
+        var steps = new Option<int>("--steps") { Description = "Flow-matching steps per image token", DefaultValueFactory = _ => defaults.Steps };
+        var cfg = new Option<double>("--cfg") { Description = "Text guidance scale (1 = off)", DefaultValueFactory = _ => defaults.Cfg };
+        var dtype = new Option<string>("--dtype") { Description = "float32 or bfloat16", DefaultValueFactory = _ => "float32" };
+        var device = new Option<string>("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
+        var perCategory = new Option<int>("--per-category") { Description = "Built-in prompts per category", DefaultValueFactory = _ => ShapesEval.PerCategory };
+        var groundTruth = new Option<bool>("--ground-truth") { Description = "Score the renderer's own images instead of a model (checks the scorer; expect 1.0)" };
+        var cmd = new Command("eval", "Score prompt following on the Shapes benchmark: per-category and overall accuracy")
+        {
+            model, prompts, seeds, heldOut, outDir, size, steps, cfg, dtype, device, perCategory, groundTruth,
+        };
+        cmd.SetAction(p =>
+        {
+            var output = p.InvocationConfiguration.Output;
+            if (p.GetValue(perCategory) < 1) throw new NextStepException($"--per-category {p.GetValue(perCategory)} is invalid (expected at least 1)");
+            var set = p.GetValue(prompts) is { } file
+                ? ShapesJson.ReadPrompts(file)
+                : ShapesEval.Prompts(p.GetValue(heldOut), p.GetValue(perCategory));
+            string setName = p.GetValue(prompts) ?? (p.GetValue(heldOut) ? "built-in held-out" : "built-in");
+            var settings = new ShapesGenerationSettings(p.GetValue(size), p.GetValue(steps), p.GetValue(cfg));
+            using var pipeline = p.GetValue(groundTruth) ? null : NextStepPipeline.Load(p.GetValue(model) ?? DefaultModel.Path,
+                new PipelineOptions { DType = PipelineOptions.ParseDType(p.GetValue(dtype)!), Device = PipelineOptions.ParseDevice(p.GetValue(device)!) });
+            var generator = pipeline is null ? ShapesEval.GroundTruth(set, settings.Size) : ShapesPipelineAdapter.Create(pipeline, settings);
+            var dir = p.GetValue(outDir)!;
+            int total = set.Count * p.GetValue(seeds);
+            var report = ShapesEval.Run(set, generator, p.GetValue(seeds), dir, setName,
+                item => { if ((item.Index + 1) % 50 == 0 || item.Index + 1 == total) output.WriteLine($"scored {item.Index + 1}/{total}"); });
+            Print(report, output);
+            output.WriteLine($"wrote {Path.Combine(dir, "report.json")} and {Path.Combine(dir, "contact_sheet.png")}");
+            return 0;
+        });
         return cmd;
+    }
+
+    private static void Print(ShapesEvalReport report, TextWriter output)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors });
+        var table = new Table { Title = new TableTitle($"Shapes eval: {report.PromptSet} ({report.Prompts} prompts x {report.SeedsPerPrompt} seeds)") };
+        table.AddColumn("category").AddColumn(new TableColumn("images").RightAligned()).AddColumn(new TableColumn("correct").RightAligned()).AddColumn(new TableColumn("accuracy").RightAligned());
+        foreach (var (category, accuracy) in report.Categories)
+        {
+            var items = report.Items.Where(i => i.Category == category).ToArray();
+            table.AddRow(System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(category.ToString()), items.Length.ToString(), items.Count(i => i.Correct).ToString(), $"{accuracy:F3}");
+        }
+        table.AddRow("overall", report.Items.Count.ToString(), report.Items.Count(i => i.Correct).ToString(), $"{report.Overall:F3}");
+        console.Write(table);
     }
 }

@@ -162,7 +162,6 @@ public abstract class Qwen2Decoder : nn.Module
         _rope = new RotaryEmbedding(c.HeadDim, c.RopeTheta, roundTo, device);
     }
 
-    public RotaryEmbedding Rope => _rope;
     public ScalarType DType => norm.Weight.dtype;
     public Device Device => embed_tokens.Weight.device;
 

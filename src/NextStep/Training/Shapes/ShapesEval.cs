@@ -1,0 +1,93 @@
+using NextStep.Imaging;
+using System.Text.Json;
+
+namespace NextStep.Training.Shapes;
+
+/// <summary>Makes one image for a prompt and a seed: the model under test (or a stand-in).</summary>
+public delegate RgbImage ShapesImageGenerator(string prompt, int seed);
+
+/// <summary>One generated image and its verdict.</summary>
+public sealed record ShapesEvalItem(int Index, string Caption, ShapesCategory Category, int Seed, bool Correct, string Reason, string? Image);
+
+/// <summary>Accuracy per category (fraction of correct images) and overall (mean of the categories, as GenEval).</summary>
+public sealed record ShapesEvalReport(string PromptSet, int Prompts, int SeedsPerPrompt, double Overall,
+    IReadOnlyDictionary<ShapesCategory, double> Categories, IReadOnlyList<ShapesEvalItem> Items);
+
+/// <summary>
+/// The Shapes prompt-following benchmark. <see cref="Prompts"/> is a fixed prompt set: <see cref="PerCategory"/>
+/// prompts per category drawn from seed <see cref="PromptSeed"/>, either from the training distribution (no
+/// held-out combination) or, for <c>heldOut</c>, prompts that each claim a held-out (shape, colour) pair or relation
+/// (categories counting, colors, position and color_attr; see <see cref="ShapesSplits"/>). Each prompt is generated
+/// with seeds 0..n−1 and scored by <see cref="ShapesAnalyser"/>.
+/// </summary>
+public static class ShapesEval
+{
+    public const int PromptSeed = 20260101;
+    public const int PerCategory = 16;
+
+    public static IReadOnlyList<ShapesPrompt> Prompts(bool heldOut, int perCategory = PerCategory)
+    {
+        var split = heldOut ? ShapesSplit.HeldOut : ShapesSplit.Train;
+        var prompts = new List<ShapesPrompt>();
+        foreach (var category in ShapesSplits.Categories(split))
+        {
+            var rng = new Random(PromptSeed + (int)category);
+            var captions = new HashSet<string>();
+            while (captions.Count < perCategory)
+            {
+                var scene = ShapesSampler.Sample(rng, category, split);
+                if (captions.Add(scene.Caption)) prompts.Add(scene.Prompt);
+            }
+        }
+        return prompts;
+    }
+
+    /// <summary>A stand-in generator that draws a random layout satisfying each prompt (the best a model can do).</summary>
+    public static ShapesImageGenerator GroundTruth(IEnumerable<ShapesPrompt> prompts, int size = ShapesRenderer.DefaultSize)
+    {
+        var byCaption = prompts.GroupBy(p => p.Caption).ToDictionary(g => g.Key, g => g.First());
+        return (caption, seed) => byCaption.TryGetValue(caption, out var p)
+            ? ShapesRenderer.Render(ShapesSampler.Realize(new Random(seed), p), size, size)
+            : throw new NextStepException($"prompt \"{caption}\" is not in the prompt set");
+    }
+
+    /// <summary>
+    /// Generates every prompt with seeds 0..<paramref name="seeds"/>−1 and scores it. With <paramref name="outDir"/>,
+    /// writes images/NNNN_S.png, report.json and contact_sheet.png there.
+    /// </summary>
+    public static ShapesEvalReport Run(IReadOnlyList<ShapesPrompt> prompts, ShapesImageGenerator generate, int seeds = 1,
+        string? outDir = null, string promptSet = "custom", Action<ShapesEvalItem>? progress = null)
+    {
+        if (seeds < 1) throw new NextStepException($"--seeds {seeds} is invalid (expected at least 1)");
+        if (prompts.Count == 0) throw new NextStepException("the eval prompt set is empty");
+        string? imageDir = outDir is null ? null : Directory.CreateDirectory(Path.Combine(outDir, "images")).FullName;
+        var items = new List<ShapesEvalItem>();
+        var sheet = new List<(RgbImage, string, bool)>();
+        for (int p = 0; p < prompts.Count; p++)
+            for (int seed = 0; seed < seeds; seed++)
+            {
+                var prompt = prompts[p];
+                var image = generate(prompt.Caption, seed) ?? throw new NextStepException($"the generator returned no image for \"{prompt.Caption}\" (seed {seed})");
+                var verdict = ShapesAnalyser.Score(prompt.Spec, image);
+                string? file = null;
+                if (imageDir is not null)
+                {
+                    file = Path.Combine("images", $"{p:D4}_{seed}.png");
+                    ShapesImages.SavePng(image, Path.Combine(outDir!, file));
+                    sheet.Add((image, prompt.Caption, verdict.Correct));
+                }
+                var item = new ShapesEvalItem(items.Count, prompt.Caption, prompt.Spec.Category, seed, verdict.Correct, verdict.Reason, file);
+                items.Add(item);
+                progress?.Invoke(item);
+            }
+        var categories = items.GroupBy(i => i.Category).OrderBy(g => g.Key)
+            .ToDictionary(g => g.Key, g => g.Average(i => i.Correct ? 1.0 : 0.0));
+        var report = new ShapesEvalReport(promptSet, prompts.Count, seeds, categories.Values.Average(), categories, items);
+        if (outDir is not null)
+        {
+            File.WriteAllText(Path.Combine(outDir, "report.json"), JsonSerializer.Serialize(report, ShapesJson.Indented));
+            ShapesContactSheet.Write(Path.Combine(outDir, "contact_sheet.png"), sheet);
+        }
+        return report;
+    }
+}
