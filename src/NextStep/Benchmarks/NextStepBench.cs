@@ -116,7 +116,7 @@ public static class NextStepBench
                     break;
                 case "vae":
                 {
-                    using var vae = AutoencoderKL.WithInitialWeights(new VaeConfig(), model.DType, device);
+                    using var vae = RandomVae(model.DType, device, o.Seed);
                     foreach (int px in new[] { 256, 512 })
                     {
                         var t = Timing.Measure(() => vae.Decode(randn(1, 16, px / 8, px / 8, model.DType, device)), o.Warmup, o.Runs);
@@ -170,6 +170,14 @@ public static class NextStepBench
         return model;
     }
 
+    /// <summary>The default VAE shape (ch 128, ch_mult [1, 2, 4, 4], 2 res blocks, z 16) with random weights.</summary>
+    private static AutoencoderKL RandomVae(ScalarType dtype, Device device, long seed)
+    {
+        var vae = new AutoencoderKL(new VaeConfig(), dtype, device);
+        RandomWeights.Fill(vae, seed);
+        return vae;
+    }
+
     /// <summary>One image token: the github2025 sampler over the two CFG rows c [2, H] (the official loop's call).</summary>
     private static Tensor SampleToken(NextStepModel model, Tensor cond, int steps, double cfg)
     {
@@ -189,7 +197,7 @@ public static class NextStepBench
         var c = model.Config;
         int grid = o.ImageSize / 8 / c.LatentPatchSize;
         int total = grid * grid, tokens = Math.Min(o.Tokens ?? total, total);
-        using var vae = AutoencoderKL.WithInitialWeights(new VaeConfig(), model.DType, device);
+        using var vae = RandomVae(model.DType, device, o.Seed);
         long tensorsPerToken = 0;
         var runs = new List<(double Prefill, double PerToken, double Head, double PrefillCpu, double PerTokenCpu, double HeadCpu)>();
         var outTokens = new List<Tensor>();

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace NextStep.Benchmarks;
 
 /// <summary>
-/// Fills a module's parameters in place with random values (norm weights 1, others N(0, 0.02²)). Int8 weights are
+/// Fills a module's parameters in place with random values (1-D weights, i.e. norms, 1; others N(0, 0.02²)). Int8 weights are
 /// tiled with one block of 16 Mi random codes (drawing 14 billion codes one by one takes minutes; the timing of a
 /// dequantize-and-multiply does not depend on the values) and get the scale of N(0, 0.02²)-sized weights.
 /// </summary>
@@ -32,7 +32,7 @@ public static class RandomWeights
                     dst.copy_(src);
                 }
             }
-            else if (name.EndsWith("norm.weight", StringComparison.Ordinal)) p.fill_(1.0);
+            else if (p.dim() == 1 && name.EndsWith("weight", StringComparison.Ordinal)) p.fill_(1.0);   // norms
             else p.normal_(0, 0.02, generator: gen);
         }
         codes?.Dispose();

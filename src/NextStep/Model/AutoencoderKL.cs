@@ -58,15 +58,6 @@ public sealed class AutoencoderKL : nn.Module
         throw new NextStepException($"{vaeFolder}: no checkpoint.pt or checkpoint.safetensors found (expected the VAE weights beside config.json)");
     }
 
-    /// <summary>A VAE of the given shape with TorchSharp's default initial weights (for benchmarks and tests of shapes).</summary>
-    public static AutoencoderKL WithInitialWeights(VaeConfig config, ScalarType dtype = ScalarType.Float32, Device? device = null)
-    {
-        var vae = new AutoencoderKL(config) { DType = dtype, Device = device ?? CPU };
-        vae.to(vae.Device, dtype);
-        vae.eval();
-        return vae;
-    }
-
     /// <summary>
     /// Builds the VAE from a state dict with the official old LDM key names (diffusers names are renamed first). Every
     /// parameter must be present with the exact shape (a Linear [out, in] is accepted for a 1×1 conv); errors name the

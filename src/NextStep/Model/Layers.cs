@@ -37,13 +37,9 @@ public sealed class Linear : nn.Module<Tensor, Tensor>, IInt8Weight
     }
 
     public Tensor Weight => weight;
-<<<<<<< HEAD
-    public Tensor? Bias => bias;
     /// <summary>Per-output-row float32 scales of an int8 weight; null for a float weight.</summary>
     public Tensor? WeightScale => weight_scale;
     public bool IsInt8 => weight_scale is not null;
-=======
->>>>>>> main
 
     /// <summary>Sets the weight from a float tensor [out, in] (quantized when the layer is int8).</summary>
     public void LoadWeight(Tensor source) => Int8Weights.Load(weight, weight_scale, source);
