@@ -29,11 +29,12 @@ public static class GenerateCommand
         var sdeType = new Option<string>("--sde-type") { Description = "v1.1 sampler only: sde, cps or ode", DefaultValueFactory = _ => "sde" };
         var dtype = new Option<string>("--dtype") { Description = "float32 or bfloat16", DefaultValueFactory = _ => "float32" };
         var device = new Option<string>("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
-        var threads = new Option<int?>("--threads") { Description = "CPU threads for libtorch" };
+        var threads = new Option<int?>("--threads") { Description = "CPU threads for libtorch (default: the physical cores)" };
+        var quantize = new Option<string?>("--quantize") { Description = "int8: weight-only int8 backbone (linear layers and embeddings, per-row scales)" };
         var output = new Option<string>("--out") { Description = "Output file (.png, .jpg or .jpeg)", Required = true };
 
         var cmd = new Command(name, description);
-        foreach (var o in new Option[] { model, prompt, positive, negative, size, cfg, cfgImg, image, schedule, steps, shift, useNorm, seed, count, sampler, sdeType, dtype, device, threads, output })
+        foreach (var o in new Option[] { model, prompt, positive, negative, size, cfg, cfgImg, image, schedule, steps, shift, useNorm, seed, count, sampler, sdeType, dtype, device, threads, quantize, output })
             cmd.Options.Add(o);
 
         cmd.SetAction(parse =>
@@ -44,11 +45,11 @@ public static class GenerateCommand
             var (height, width) = ParseSize(parse.GetValue(size)!);
             int n = parse.GetValue(count);
             if (n < 1) throw new NextStepException($"--count {n}: must be at least 1");
-            if (parse.GetValue(threads) is { } t)
-            {
-                if (t < 1) throw new NextStepException($"--threads {t}: must be at least 1");
-                TorchSharp.torch.set_num_threads(t);
-            }
+            int t = parse.GetValue(threads) ?? NextStep.Benchmarks.ProcessStats.PhysicalCores;
+            if (t < 1) throw new NextStepException($"--threads {t}: must be at least 1");
+            TorchSharp.torch.set_num_threads(t);
+            var q = parse.GetValue(quantize);
+            if (q is not null && q != "int8") throw new NextStepException($"--quantize \"{q}\" is not supported (expected int8)");
 
             var caption = parse.GetValue(prompt)!;
             IReadOnlyList<RgbImage>? images = null;
@@ -81,7 +82,7 @@ public static class GenerateCommand
             };
 
             var modelDir = parse.GetValue(model) ?? DefaultModel.Path;
-            var options = new PipelineOptions { DType = PipelineOptions.ParseDType(parse.GetValue(dtype)!), Device = PipelineOptions.ParseDevice(parse.GetValue(device)!) };
+            var options = new PipelineOptions { DType = PipelineOptions.ParseDType(parse.GetValue(dtype)!), Device = PipelineOptions.ParseDevice(parse.GetValue(device)!), Int8 = q == "int8" };
             var (downFactor, defaultVariant) = NextStepPipeline.Describe(modelDir);
             request.Validate(downFactor, request.Variant ?? defaultVariant);
             using var pipeline = NextStepPipeline.Load(modelDir, options);
