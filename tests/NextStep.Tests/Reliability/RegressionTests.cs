@@ -15,7 +15,7 @@ public sealed class RegressionTests : IDisposable
     private readonly string _dir = Directory.CreateTempSubdirectory("nextstep-regress-").FullName;
     public void Dispose() => Directory.Delete(_dir, true);
 
-    private static string Data(string name) => Path.Combine(AppContext.BaseDirectory, "Reliability", "Data", name);
+    internal static string Data(string name) => Path.Combine(AppContext.BaseDirectory, "Reliability", "Data", name);
 
     /// <summary>Copies a Data file into a fresh folder under the name the loader expects.</summary>
     private string Folder() => Directory.CreateDirectory(Path.Combine(_dir, Guid.NewGuid().ToString("N"))).FullName;
