@@ -38,6 +38,11 @@ public static class CliApp
     {
         var config = new InvocationConfiguration { Output = stdout ?? Console.Out, Error = stderr ?? Console.Error, EnableDefaultExceptionHandler = false };
         var parse = Build().Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            (stderr ?? Console.Error).WriteLine($"error: {string.Join(" ", parse.Errors.Select(e => e.Message.ReplaceLineEndings(" ").Trim()))} (see --help)");
+            return 2;
+        }
         try
         {
             return parse.Invoke(config);

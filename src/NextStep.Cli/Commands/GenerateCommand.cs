@@ -52,6 +52,7 @@ public static class GenerateCommand
 
             var caption = parse.GetValue(prompt)!;
             IReadOnlyList<RgbImage>? images = null;
+            if (name == "edit" && parse.GetValue(image) is null) throw new NextStepException("'nextstep edit' needs --image FILE (the image to edit)");
             if (parse.GetValue(image) is { } imagePath)
             {
                 images = [ImageResize.Bicubic(ImageIO.Load(imagePath), width, height)];
@@ -81,12 +82,22 @@ public static class GenerateCommand
 
             var modelDir = parse.GetValue(model) ?? DefaultModel.Path;
             var options = new PipelineOptions { DType = PipelineOptions.ParseDType(parse.GetValue(dtype)!), Device = PipelineOptions.ParseDevice(parse.GetValue(device)!) };
+            var (downFactor, defaultVariant) = NextStepPipeline.Describe(modelDir);
+            request.Validate(downFactor, request.Variant ?? defaultVariant);
             using var pipeline = NextStepPipeline.Load(modelDir, options);
-            request.Validate(pipeline.DownFactor, request.Variant ?? pipeline.DefaultVariant);
 
+            bool live = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected;
+            var lastDraw = TimeSpan.Zero;
             var progress = new SynchronousProgress<GenerationProgress>(p =>
             {
-                if (p.Token == p.TotalTokens)
+                bool done = p.Token == p.TotalTokens;
+                if (live && (done || p.Elapsed - lastDraw > TimeSpan.FromMilliseconds(200)))
+                {
+                    stdout.Write($"\rimage token {p.Token}/{p.TotalTokens} ({p.TokensPerSecond:F1} tokens/s)   ");
+                    lastDraw = p.Elapsed;
+                    if (done) stdout.Write('\r');
+                }
+                if (done)
                     stdout.WriteLine($"sampled {p.TotalTokens} image tokens x {p.Images} image(s) in {p.Elapsed.TotalSeconds:F1} s ({p.TokensPerSecond:F1} tokens/s)");
             });
             var results = pipeline.Generate(request, progress);
@@ -113,7 +124,7 @@ public static class GenerateCommand
             {
                 var path = results.Count == 1 ? outPath : IndexedPath(outPath, i);
                 ImageIO.Save(results[i], path, metadata with { Index = i });
-                stdout.WriteLine($"wrote {path} ({results[i].Width}x{results[i].Height})");
+                stdout.WriteLine($"wrote {path} ({results[i].Height}x{results[i].Width} HxW)");
             }
             return 0;
         });

@@ -118,14 +118,13 @@ public sealed class TorchZipCheckpoint : IDisposable
     private sealed class Archive
     {
         private readonly string _path;
-        public string PicklePath => $"{_path} ({Root}/data.pkl)";
         private readonly Dictionary<string, ZipArchiveEntry> _entries = new(StringComparer.Ordinal);
-        private readonly TorchZipLimits _limits;
         public string Root { get; }
+        public string PicklePath => $"{_path} ({Root}/data.pkl)";
 
         public Archive(string path, long fileLength, ZipArchive zip, TorchZipLimits limits)
         {
-            _path = path; _limits = limits;
+            _path = path;
             if (zip.Entries.Count > limits.MaxEntries) throw new NextStepException($"{path}: {zip.Entries.Count} zip entries exceed the limit of {limits.MaxEntries}");
             long total = 0;
             string? root = null;
@@ -270,8 +269,8 @@ public sealed class TorchZipCheckpoint : IDisposable
 
         public void Build(object? target, object? state)
         {
-            // torch pickles a state dict's _metadata as BUILD state of the OrderedDict: keep it as inert data.
-            if (target is PickleDict d && state is PickleDict) { d.State = state; return; }
+            // torch pickles a state dict's _metadata (module versions) as BUILD state of the OrderedDict; it is not needed.
+            if (target is PickleDict && state is PickleDict) return;
             throw Refuse($"BUILD on {Unpickler.Describe(target)} with {Unpickler.Describe(state)}");
         }
 

@@ -21,16 +21,20 @@ public sealed class AutoencoderKL : nn.Module
     private readonly VaeDecoder _decoder;
 
     public VaeConfig Config { get; }
-    public ScalarType DType { get; private set; } = ScalarType.Float32;
-    public Device Device { get; private set; } = CPU;
+    public ScalarType DType { get; }
+    public Device Device { get; }
     /// <summary>Checkpoint keys the model does not use (the official loader is non-strict and ignores them too).</summary>
     public IReadOnlyList<string> IgnoredKeys { get; private set; } = [];
 
-    internal AutoencoderKL(VaeConfig config) : base(nameof(AutoencoderKL))
+    /// <summary>The architecture with uninitialised weights (no random numbers drawn); <see cref="FromStateDict"/> fills them.</summary>
+    internal AutoencoderKL(VaeConfig config, ScalarType dtype, Device device) : base(nameof(AutoencoderKL))
     {
         Config = config;
-        register_module("encoder", _encoder = new VaeEncoder(config));
-        register_module("decoder", _decoder = new VaeDecoder(config));
+        DType = dtype;
+        Device = device;
+        register_module("encoder", _encoder = new VaeEncoder(config, dtype, device));
+        register_module("decoder", _decoder = new VaeDecoder(config, dtype, device));
+        eval();
     }
 
     /// <summary>Loads <c>config.json</c> and the weights from <paramref name="vaeFolder"/>.</summary>
@@ -57,12 +61,13 @@ public sealed class AutoencoderKL : nn.Module
     /// <summary>
     /// Builds the VAE from a state dict with the official old LDM key names (diffusers names are renamed first). Every
     /// parameter must be present with the exact shape (a Linear [out, in] is accepted for a 1×1 conv); errors name the
-    /// keys. Extra keys are listed in <see cref="IgnoredKeys"/>. The weights are copied, not kept.
+    /// keys. Extra keys are listed in <see cref="IgnoredKeys"/>. The weights are copied (cast to <paramref name="dtype"/>,
+    /// moved to <paramref name="device"/>), not kept; no random numbers are drawn.
     /// </summary>
     public static AutoencoderKL FromStateDict(VaeConfig config, IReadOnlyDictionary<string, Tensor> weights, string source, ScalarType dtype = ScalarType.Float32, Device? device = null)
     {
         if (VaeKeys.IsDiffusersLayout(weights.Keys)) weights = RenameDiffusers(weights, config, source);
-        var vae = new AutoencoderKL(config);
+        var vae = new AutoencoderKL(config, dtype, device ?? CPU);
         try
         {
             var missing = new List<string>();
@@ -89,10 +94,6 @@ public sealed class AutoencoderKL : nn.Module
                 throw new NextStepException($"{source}: the VAE weights do not match config.json (ch {config.Ch}, ch_mult [{string.Join(",", config.ChMult)}], num_res_blocks {config.NumResBlocks}, z_channels {config.ZChannels}): {string.Join("; ", parts)}");
             }
             vae.IgnoredKeys = weights.Keys.Where(k => !used.Contains(k)).Order(StringComparer.Ordinal).ToList();
-            vae.DType = dtype;
-            vae.Device = device ?? CPU;
-            vae.to(vae.Device, dtype);
-            vae.eval();
             return vae;
         }
         catch { vae.Dispose(); throw; }

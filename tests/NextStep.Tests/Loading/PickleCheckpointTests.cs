@@ -45,6 +45,25 @@ public sealed class PickleCheckpointTests : IDisposable
     }
 
     [Fact]
+    public void DeflatedRepackOfTheFixtureLoadsTheSameTensors()
+    {
+        var fixture = Fixtures.Path("tiny", "model", "vae", "checkpoint.pt");
+        var repacked = File("deflated.pt");
+        using (var src = ZipFile.OpenRead(fixture))
+            TorchZip.WriteEntries(repacked, src.Entries.Select(e =>
+            {
+                using var s = e.Open();
+                using var ms = new MemoryStream();
+                s.CopyTo(ms);
+                return (e.FullName, ms.ToArray());
+            }).ToList(), CompressionLevel.Optimal);
+        using var stored = TorchZipCheckpoint.Load(fixture);
+        using var deflated = TorchZipCheckpoint.Load(repacked);
+        Assert.Equal(stored.Tensors.Keys.Order(), deflated.Tensors.Keys.Order());
+        Assert.All(stored.Tensors, kv => Assert.True(kv.Value.eq(deflated.Tensors[kv.Key]).all().item<bool>(), kv.Key));
+    }
+
+    [Fact]
     public void StridedViewsDtypesAndNestedStateDict()
     {
         var w = new PickleWriter().Proto().EmptyDict().Mark().Str("epoch").Int(3).Str("state_dict")

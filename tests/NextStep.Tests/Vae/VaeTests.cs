@@ -57,7 +57,7 @@ public sealed class VaeTests(TinyVae tiny, ITestOutputHelper log) : IClassFixtur
     public void RealSizeLayoutMatchesTheFluxVaeInventory()
     {
         // Default config = NextStep-1's f8ch16 VAE: FLUX.1's VAE has 83,819,683 parameters (34,274,208 encoder).
-        using var vae = new AutoencoderKL(new NextStep.Config.VaeConfig());
+        using var vae = new AutoencoderKL(new NextStep.Config.VaeConfig(), ScalarType.Float32, CPU);
         var shapes = vae.named_parameters().ToDictionary(p => p.name, p => p.parameter.shape);
         Assert.Equal(83_819_683L, shapes.Values.Sum(s => s.Aggregate(1L, (a, b) => a * b)));
         Assert.Equal(34_274_208L, shapes.Where(kv => kv.Key.StartsWith("encoder.")).Sum(kv => kv.Value.Aggregate(1L, (a, b) => a * b)));
@@ -166,6 +166,17 @@ public sealed class VaeTests(TinyVae tiny, ITestOutputHelper log) : IClassFixtur
         using var pixels = PixelTensors.FromUInt8(u8);
         Assert.True(Same(expected, pixels), "uint8 → [−1, 1] differs from the pipeline's pixels");
         Assert.Throws<NextStepException>(() => PixelTensors.FromUInt8(expected));
+    }
+
+    [Fact]
+    public void LoadingDoesNotDrawFromTheGlobalGenerator()
+    {
+        manual_seed(3);
+        using var expected = randn(8);
+        manual_seed(3);
+        AutoencoderKL.Load(Fixtures.Path("tiny", "model", "vae")).Dispose();
+        using var actual = randn(8);
+        Assert.True(Same(expected, actual), "loading the VAE moved the global generator");
     }
 
     [Fact]

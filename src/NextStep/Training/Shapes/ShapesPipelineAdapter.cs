@@ -1,19 +1,37 @@
+using NextStep.Pipeline;
+
 namespace NextStep.Training.Shapes;
 
-/// <summary>Generation settings the eval passes to the model.</summary>
-public sealed record ShapesGenerationSettings(int Size = ShapesRenderer.DefaultSize, int Steps = 28, double Cfg = 3.0);
+/// <summary>Generation settings for the eval; the defaults are the small-model "standard" preset (64 px, 20 steps, cfg 4).</summary>
+public sealed record ShapesGenerationSettings(int Size, int Steps, double Cfg)
+{
+    public static ShapesGenerationSettings Default { get; } = FromPreset(Presets.Get("standard", fullSizeModel: false));
 
-/// <summary>
-/// Connects the NextStep text-to-image pipeline to <see cref="ShapesEval"/> as a <see cref="ShapesImageGenerator"/>.
-/// PENDING: the pipeline class (NextStepPipeline) is not part of this branch yet; until it is merged this adapter
-/// reports that plainly. Finishing it means: load the pipeline from <c>modelDir</c> once, and for each call
-/// generate one Size×Size image for the caption with the given seed, steps and cfg, returning it as RgbImage.
-/// </summary>
+    public static ShapesGenerationSettings FromPreset(Preset preset) => new(preset.Size, preset.Steps, preset.Cfg);
+}
+
+/// <summary>The NextStep text-to-image pipeline as a <see cref="ShapesImageGenerator"/> for <see cref="ShapesEval"/>.</summary>
 public static class ShapesPipelineAdapter
 {
-    public static ShapesImageGenerator Create(string modelDir, ShapesGenerationSettings settings)
+    /// <summary>
+    /// One Size×Size image per call, seeded with the eval seed, using the checkpoint's default sampler.
+    /// The pipeline stays owned by the caller.
+    /// </summary>
+    public static ShapesImageGenerator Create(NextStepPipeline pipeline, ShapesGenerationSettings settings)
     {
-        if (!Directory.Exists(modelDir)) throw new NextStepException($"{modelDir}: model folder not found");
-        throw new NextStepException($"{modelDir}: generating with a model needs the NextStep pipeline, which this build does not include yet (use --ground-truth to check the scorer alone)");
+        var probe = Request("probe", 0, settings);
+        probe.Validate(pipeline.DownFactor, pipeline.DefaultVariant);
+        return (caption, seed) => pipeline.Generate(Request(caption, seed, settings))[0];
     }
+
+    private static GenerationRequest Request(string caption, int seed, ShapesGenerationSettings s) => new()
+    {
+        Captions = [caption],
+        Height = s.Size,
+        Width = s.Size,
+        Cfg = s.Cfg,
+        NumSamplingSteps = s.Steps,
+        Seed = seed,
+        PreSeed = seed,
+    };
 }
