@@ -32,6 +32,12 @@ public sealed class TinyDisk : IDisposable
         catch (System.ComponentModel.Win32Exception) { return false; }
     }
 
+    /// <summary>Grows (or shrinks) the disk in place, keeping its files.</summary>
+    public void Resize(int kilobytes)
+    {
+        if (!Run("mount", "-o", $"remount,size={kilobytes}k", Folder)) throw new IOException($"cannot resize the tmpfs at {Folder}");
+    }
+
     public void Dispose()
     {
         Run("umount", "-l", Folder);
