@@ -88,7 +88,7 @@ static class Targets
             }
             TorchZipCheckpoint.Load(path).Dispose();
         },
-        ["image"] = bytes => ImageIO.Load(Write("x.img", bytes)),
+        ["image"] = bytes => ImageIO.Decode(bytes, "input"),
     };
 
     private static string Write(string name, byte[] bytes)
