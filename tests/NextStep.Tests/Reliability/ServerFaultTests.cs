@@ -211,7 +211,7 @@ public sealed class ServerFaultTests(ITestOutputHelper output)
         {
             var cli = Path.Combine(AppContext.BaseDirectory, "NextStep.Cli.dll");
             var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (var a in new[] { cli, "serve", "--fake", "--fake-ms", "150", "--workers", "2", "--port", "0", "--db", db, "--max-queue", "64" }) psi.ArgumentList.Add(a);
+            foreach (var a in new[] { cli, "serve", "--fake", "--fake-ms", "150", "--workers", "2", "--port", "0", "--db", db, "--max-queue", (32 * Scale).ToString() }) psi.ArgumentList.Add(a);
             var s = new ServeProcess(Process.Start(psi)!, log);
             var writer = new StreamWriter(log) { AutoFlush = true };
             void Line(string? line)
