@@ -42,6 +42,7 @@ public sealed record GenerationRequest(GenerationJobSpec Spec, string ResponseFo
             if (!Known.Contains(name) && !OpenAiIgnored.Contains(name))
                 throw ApiException.Invalid(name, $"unrecognized request argument '{name}'");
         if (f.String("output_format") is { } fmt && fmt != "png") throw ApiException.Invalid("output_format", "only 'png' output is supported");
+        if (!edit && f.Names.Contains("image")) throw ApiException.Invalid("image", "send the input picture as a file in a multipart/form-data request");
         if (!edit && f.Names.Contains("cfg_img")) throw ApiException.Invalid("cfg_img", "'cfg_img' applies to image edits only (POST /v1/images/edits)");
 
         var prompt = f.String("prompt");

@@ -47,10 +47,14 @@ public sealed class LiveJobs
 
     public (int Done, int Total)? Progress(string id) => _live.TryGetValue(id, out var l) ? l.Progress : null;
 
-    /// <summary>Waits until the job reports progress or ends here, or the timeout passes (then the caller re-reads the database).</summary>
-    public Task WaitForChange(string id, TimeSpan timeout, CancellationToken ct)
+    /// <summary>
+    /// Waits until the job reports progress or ends here, or the timeout passes (then the caller re-reads the database);
+    /// throws once <paramref name="ct"/> (the client's connection) is cancelled.
+    /// </summary>
+    public async Task WaitForChange(string id, TimeSpan timeout, CancellationToken ct)
     {
         var signal = _live.TryGetValue(id, out var l) ? l.Changed.Task : _anyChange.Task;
-        return Task.WhenAny(signal, Task.Delay(timeout, ct));
+        await Task.WhenAny(signal, Task.Delay(timeout, ct));
+        ct.ThrowIfCancellationRequested();
     }
 }

@@ -127,6 +127,17 @@ public sealed class ServerApiTests(ServerApiTests.Shared shared) : IClassFixture
     }
 
     [Fact]
+    public async Task A_client_that_leaves_a_synchronous_request_still_gets_its_job_finished_in_history()
+    {
+        await using var slow = await RunningServer.Start(generator: new FakeImageGenerator(TimeSpan.FromSeconds(1)));
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => slow.Http.PostAsJsonAsync("/v1/images/generations", new { prompt = "left early", size = "256x256" }, cts.Token));
+        var list = await slow.Http.GetFromJsonAsync<JsonElement>("/v1/jobs");
+        var id = Assert.Single(list.GetProperty("data").EnumerateArray()).GetProperty("id").GetString()!;
+        Assert.Single((await slow.WaitFor(id, "succeeded")).GetProperty("images").EnumerateArray());
+    }
+
+    [Fact]
     public async Task Health_metrics_models_openapi_and_ui_are_served()
     {
         await using var _s = await RunningServer.Start();
@@ -178,6 +189,7 @@ public sealed class ServerApiTests(ServerApiTests.Shared shared) : IClassFixture
         { "/v1/images/generations", "application/json", """{"prompt":"a","cfg_img":2}""", 400, "cfg_img" },
         { "/v1/images/generations", "application/json", """{"prompt":"a","output_format":"webp"}""", 400, "output_format" },
         { "/v1/images/generations", "application/json", """{"prompt":"a","colour":"red"}""", 400, "colour" },
+        { "/v1/jobs", "application/json", """{"prompt":"a","image":"aGVsbG8="}""", 400, "image" },
         { "/v1/images/generations", "text/plain", "a cat", 415, null },
         { "/v1/jobs", "application/json", """{"prompt":"a","n":9}""", 400, "n" },
         { "/v1/jobs", "application/xml", "<prompt/>", 415, null },

@@ -41,8 +41,7 @@ public sealed class ServerClusterTests(ITestOutputHelper output)
                 Assert.True(DateTime.UtcNow < deadline, "the first worker never picked up a job: " + File.ReadAllText(Path.Combine(logs, "a.log")));
                 await Task.Delay(50);
             }
-            victim.Kill();
-            await victim.WaitForExitAsync();
+            await CliProcess.KillHard(victim);
             output.WriteLine($"killed worker {victim.Id} while it ran {string.Join(", ", onVictim.Select(j => j.Id))}");
 
             output.WriteLine($"killed {sw.ElapsedMilliseconds}");
@@ -67,24 +66,11 @@ public sealed class ServerClusterTests(ITestOutputHelper output)
         }
         finally
         {
-            foreach (var w in new[] { victim, survivor })
-                if (!w.HasExited) { w.Kill(); await w.WaitForExitAsync(); }
+            foreach (var w in new[] { victim, survivor }) await CliProcess.KillHard(w);
             TempDir.Delete(logs);
         }
     }
 
-    /// <summary>Starts <c>nextstep worker</c> from the CLI assembly next to the tests, output to a log file.</summary>
-    private static Process StartWorker(string connectionString, string log)
-    {
-        var cli = Path.Combine(AppContext.BaseDirectory, "NextStep.Cli.dll");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { cli, "worker", "--postgres", connectionString, "--fake", "--fake-ms", "800", "--workers", "2" }) psi.ArgumentList.Add(a);
-        var p = Process.Start(psi)!;
-        var writer = new StreamWriter(log) { AutoFlush = true };
-        p.OutputDataReceived += (_, e) => { lock (writer) if (e.Data is not null) writer.WriteLine(e.Data); };
-        p.ErrorDataReceived += (_, e) => { lock (writer) if (e.Data is not null) writer.WriteLine(e.Data); };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        return p;
-    }
+    private static Process StartWorker(string connectionString, string log) =>
+        CliProcess.Start(log, "worker", "--postgres", connectionString, "--fake", "--fake-ms", "800", "--workers", "2");
 }

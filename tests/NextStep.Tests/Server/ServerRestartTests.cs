@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Text.Json;
 using NextStep.Server;
 using NextStep.Server.Generation;
@@ -47,6 +48,58 @@ public sealed class ServerRestartTests
         finally
         {
             TempDir.Delete(dir);
+        }
+    }
+
+    [Fact]
+    public async Task A_server_killed_with_sigkill_mid_job_finishes_the_job_once_after_restart()
+    {
+        var dir = TempDir.Create();
+        var db = Path.Combine(dir, "jobs.db");
+        var port = PostgresCluster.FreePort();
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
+        string[] args = ["serve", "--fake", "--fake-ms", "2000", "--db", db, "--port", port.ToString()];
+        var server = CliProcess.Start(Path.Combine(dir, "first.log"), args);
+        try
+        {
+            await WaitHealthy(http, server, Path.Combine(dir, "first.log"));
+            var res = await http.PostAsJsonAsync("/v1/jobs", new { prompt = "killed", size = "256x256", seed = 4 });
+            var id = (await res.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+            var store = new JobStore(Database.Sqlite(db));
+            while ((await store.Get(id))!.ProgressDone == 0) await Task.Delay(50);
+            await CliProcess.KillHard(server);
+            Assert.Equal(JobStates.Running, (await store.Get(id))!.State);
+
+            server = CliProcess.Start(Path.Combine(dir, "second.log"), args);
+            await WaitHealthy(http, server, Path.Combine(dir, "second.log"));
+            JobRecord job;
+            for (var deadline = DateTime.UtcNow.AddSeconds(30); (job = (await store.Get(id))!).State != JobStates.Succeeded;)
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"job still {job.State}: " + File.ReadAllText(Path.Combine(dir, "second.log")));
+                await Task.Delay(100);
+            }
+            Assert.Equal((2, 1, 1), (job.Attempts, job.ResultWrites, job.ImageCount));
+            Assert.Equal("image/png", (await http.GetAsync($"/v1/images/{id}-0.png")).Content.Headers.ContentType!.MediaType);
+        }
+        finally
+        {
+            await CliProcess.KillHard(server);
+            TempDir.Delete(dir);
+        }
+    }
+
+    private static async Task WaitHealthy(HttpClient http, System.Diagnostics.Process server, string log)
+    {
+        for (var deadline = DateTime.UtcNow.AddSeconds(30); ;)
+        {
+            Assert.False(server.HasExited, "the server exited: " + File.ReadAllText(log));
+            try
+            {
+                if ((await http.GetAsync("/healthz")).IsSuccessStatusCode) return;
+            }
+            catch (HttpRequestException) { }
+            Assert.True(DateTime.UtcNow < deadline, "the server did not answer /healthz: " + File.ReadAllText(log));
+            await Task.Delay(100);
         }
     }
 }
