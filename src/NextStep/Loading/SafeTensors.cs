@@ -1,6 +1,7 @@
 using Microsoft.Win32.SafeHandles;
 using System.Text;
 using System.Text.Json;
+using NextStep.Config;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -91,6 +92,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         catch (JsonException e) { throw new NextStepException($"{path}: header is not valid JSON ({e.Message})"); }
         using var _ = doc;
         if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new NextStepException($"{path}: header must be a JSON object");
+        JsonConfig.CheckStrings(doc.RootElement, $"{path} (header)");
         var tensors = new Dictionary<string, TensorInfo>(StringComparer.Ordinal);
         var meta = new Dictionary<string, string>();
         foreach (var prop in doc.RootElement.EnumerateObject())

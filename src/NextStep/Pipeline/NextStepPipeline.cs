@@ -133,6 +133,8 @@ public sealed class NextStepPipeline : IDisposable
         var prompt = prompts.Tokenize(rows, request.Height, request.Width);
         var ids = torch.tensor(prompt.InputIds, device: Model.Device);
         int rowCount = (int)ids.shape[0], promptLen = (int)ids.shape[1], batch = rows.Batch;
+        if (promptLen + total > Config.MaxPositionEmbeddings)
+            throw new NextStepException($"prompt of {promptLen} tokens plus {total} image tokens ({request.Height}x{request.Width}) exceeds the model's {Config.MaxPositionEmbeddings} positions (max_position_embeddings): shorten the prompt or the image");
 
         // 3. prefill (the cache keeps the pad mask of the prompt slots; the image tokens are all real)
         using var cache = Model.NewCache(rowCount, promptLen + total);
