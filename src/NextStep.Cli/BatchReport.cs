@@ -6,6 +6,7 @@ namespace NextStep.Cli;
 /// <summary>One line of <c>report.json</c>. Status: ok, below_min_quality (kept the best try) or failed.</summary>
 public sealed record BatchReportItem(int Index, string Prompt, string File, long? Seed, int? Attempt, double? TimeS, double? Quality, string Status, string? Error)
 {
+    [JsonIgnore]
     public bool Done => Status is "ok" or "below_min_quality";
 }
 

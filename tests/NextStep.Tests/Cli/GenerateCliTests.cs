@@ -50,7 +50,7 @@ public class GenerateCliTests
     {
         var dir = TempDir();
         var first = Path.Combine(dir, "first.png");
-        Generate(first, "--prompt", "a green field", "--positive", "sharp", "--negative", "dark", "--size", "64x48", "--cfg", "3",
+        Generate(first, "--prompt", "a green field", "--positive", "sharp", "--negative", "dark", "--size", "32x48", "--cfg", "3",
             "--steps", "2", "--shift", "1.5", "--seed", "123", "--cfg-schedule", "linear", "--use-norm");
 
         var again = Path.Combine(dir, "again.png");
