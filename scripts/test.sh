@@ -3,7 +3,7 @@
 # then one summary line "Tests: N passed, N failed, N skipped".
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-bash "$here/scripts/setup.sh" || exit 1
+bash "$here/scripts/setup.sh" --test || exit 1
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 # xunit runs two test classes at a time on these 2-core machines: one libtorch thread each avoids oversubscription
 # (the goldens were computed single-threaded too).

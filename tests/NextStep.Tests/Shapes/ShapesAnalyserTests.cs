@@ -82,7 +82,7 @@ public class ShapesAnalyserTests(ITestOutputHelper output)
         // noise σ=12 levels; Gaussian blur σ=0.7 and 1.2 px; JPEG quality 75 (4:2:0 chroma at 64 px is harsh on
         // 13 px stars); a colour cast of up to ±30 per channel;
         // at 128 px all three at once: blur σ=1, noise σ=8, JPEG quality 70.
-        var acc = Accuracy(Scenes(4, size > 64 ? 40 : 100).Select((s, i) =>
+        var acc = Accuracy(Scenes(4, size > 64 ? 25 : 50).Select((s, i) =>
         {
             var img = ShapesRenderer.Render(s, size, size);
             img = kind switch

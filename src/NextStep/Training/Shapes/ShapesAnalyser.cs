@@ -30,8 +30,9 @@ public sealed record ShapesAnalysis(ShapeColor Background, IReadOnlyList<ShapeDe
 /// 2. each pixel is labelled with its nearest object colour when that is nearer than the measured background and
 ///    within <see cref="ShapesAnalyserOptions.MaxColorDistance"/>, else background;
 /// 3. 4-connected components of labelled pixels (any colour, so noisy or fringed objects stay whole), tiny ones dropped;
-/// 4. each component's colour is its majority label and its shape the <see cref="ShapeGeometry"/> template that,
-///    stretched over the component's bounding box, overlaps it best (IoU);
+/// 4. each component's colour is its majority label; its soft mask (how much of that colour each nearby pixel holds)
+///    is compared with every <see cref="ShapeGeometry"/> template placed to match the mask's centroid and spread, and
+///    the best soft IoU names the shape (below <see cref="ShapesAnalyserOptions.MinShapeIou"/>: not recognised);
 /// 5. <see cref="ShapesJudge"/> checks the spec's claims against the recognised objects.
 /// </summary>
 public static class ShapesAnalyser
