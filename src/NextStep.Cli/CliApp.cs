@@ -61,7 +61,12 @@ public static class CliApp
         {
             var err = stderr ?? Console.Error;
             var inner = e is System.Reflection.TargetInvocationException { InnerException: { } ie } ? ie : e;
-            err.WriteLine(inner is NextStepException || inner is OperationCanceledException ? $"error: {inner.Message}" : $"error: {inner.GetType().Name}: {inner.Message}");
+            err.WriteLine(inner switch
+            {
+                NextStepException => $"error: {inner.Message}",
+                OperationCanceledException => "error: cancelled",
+                _ => $"error: {inner.GetType().Name}: {inner.Message}",
+            });
             if (parse.GetValue(Verbose)) err.WriteLine(inner.ToString());
             return inner is OperationCanceledException ? 130 : 1;
         }

@@ -77,6 +77,11 @@ public static class BatchCommand
                         Math.Round(img.Quality, 4), img.MetMinQuality ? "ok" : "below_min_quality", null));
                     display.Line($"{label}: wrote {img.Path} (seed {img.Seed}, quality {img.Quality:F3}{(img.Attempt > 1 ? $", try {img.Attempt}" : "")})");
                 }
+                catch (OperationCanceledException)
+                {
+                    display.Line($"{label}: cancelled; run the same command with --resume to finish the batch");
+                    throw;
+                }
                 catch (NextStepException e)
                 {
                     entries.Add(new BatchReportItem(item.Index, item.Prompt, item.File, item.Job.Seed, null, Math.Round(clock.Elapsed.TotalSeconds, 3), null, "failed", $"prompts[{item.Index}]: {e.Message}"));
