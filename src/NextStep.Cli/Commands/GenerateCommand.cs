@@ -26,7 +26,7 @@ public static class GenerateCommand
         var schedule = new Option<string?>("--cfg-schedule") { Description = "constant (default) or linear" };
         var steps = new Option<int?>("--steps") { Description = "Flow-matching steps per image token (default 20)" };
         var shift = new Option<double?>("--shift") { Description = "Timesteps shift (default 1)" };
-        var useNorm = new Option<bool>("--use-norm") { Description = "LayerNorm each sampled token (NextStep-1-Large and -Edit)" };
+        var useNorm = new Option<bool?>("--use-norm") { Description = "LayerNorm each sampled token (NextStep-1-Large and -Edit); --use-norm false turns it off over --from" };
         var seed = new Option<long?>("--seed") { Description = "Random seed (default 42)" };
         var count = new Option<int?>("--count") { Description = "Images to generate (files get _0, _1, … suffixes); default 1" };
         var sampler = new Option<string?>("--sampler") { Description = "hf, github2025 or v1.1 (default: from the checkpoint)" };
@@ -78,7 +78,7 @@ public static class GenerateCommand
                 CfgSchedule = parse.GetValue(schedule) ?? job.CfgSchedule,
                 Steps = parse.GetValue(steps) ?? job.Steps,
                 Shift = parse.GetValue(shift) ?? job.Shift,
-                UseNorm = parse.GetValue(useNorm) || job.UseNorm,
+                UseNorm = parse.GetValue(useNorm) ?? job.UseNorm,
                 Seed = parse.GetValue(seed) ?? job.Seed,
                 Count = parse.GetValue(count) ?? job.Count,
                 KeepIndex = parse.GetValue(count) is null ? job.KeepIndex : null,
