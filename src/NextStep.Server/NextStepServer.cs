@@ -108,6 +108,11 @@ public static class NextStepServer
             await ApiError.Write(ctx, e.StatusCode, e.Message, code: ApiError.ForStatus(e.StatusCode).Code);
         }
         catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested) { }
+        catch (Exception e) when (!ctx.Response.HasStarted && StorageFull.Is(e))
+        {
+            ctx.RequestServices.GetRequiredService<ILogger<ServerOptions>>().LogError(e, "{Method} {Path}: {Reason}", ctx.Request.Method, ctx.Request.Path, StorageFull.Message);
+            await ApiError.Write(ctx, 507, $"{StorageFull.Message}; retry later", code: "storage_full", type: "server_error");
+        }
         catch (Exception e) when (!ctx.Response.HasStarted)
         {
             ctx.RequestServices.GetRequiredService<ILogger<ServerOptions>>().LogError(e, "{Method} {Path} failed", ctx.Request.Method, ctx.Request.Path);

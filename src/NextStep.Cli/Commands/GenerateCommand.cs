@@ -36,11 +36,12 @@ public static class GenerateCommand
         var metadata = new Option<string>("--metadata") { Description = "png: parameters in the PNG text chunks; json: also a .json sidecar", DefaultValueFactory = _ => "png" };
         var dtype = new Option<string>("--dtype") { Description = "float32 or bfloat16", DefaultValueFactory = _ => "float32" };
         var device = new Option<string>("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
-        var threads = new Option<int?>("--threads") { Description = "CPU threads for libtorch" };
+        var threads = new Option<int?>("--threads") { Description = "CPU threads for libtorch (default: the physical cores)" };
+        var quantize = new Option<string?>("--quantize") { Description = "int8: weight-only int8 backbone (linear layers and embeddings, per-row scales)" };
         var output = new Option<string>("--out") { Description = "Output file (.png, .jpg or .jpeg)", Required = true };
 
         var cmd = new Command(name, description);
-        foreach (var o in new Option[] { model, from, prompt, positive, negative, preset, size, aspect, cfg, cfgImg, image, schedule, steps, shift, useNorm, seed, count, sampler, sdeType, minQuality, retries, metadata, dtype, device, threads, output })
+        foreach (var o in new Option[] { model, from, prompt, positive, negative, preset, size, aspect, cfg, cfgImg, image, schedule, steps, shift, useNorm, seed, count, sampler, sdeType, minQuality, retries, metadata, dtype, device, threads, quantize, output })
             cmd.Options.Add(o);
 
         cmd.SetAction(parse =>
@@ -51,6 +52,7 @@ public static class GenerateCommand
             bool sidecar = ParseMetadataMode(parse.GetValue(metadata)!);
             var modelInfo = ModelInfo.Of(parse.GetValue(model) ?? DefaultModel.Path);
             ApplyThreads(parse.GetValue(threads));
+            var options = Options(parse.GetValue(dtype)!, parse.GetValue(device)!, parse.GetValue(quantize));
 
             var job = new JobSettings();
             if (parse.GetValue(from) is { } fromPath)
@@ -90,7 +92,7 @@ public static class GenerateCommand
             if (name == "edit" && job.Image is null) throw new NextStepException("'nextstep edit' needs --image FILE (the image to edit)");
             job.Validate(modelInfo, editing: name == "edit");
 
-            using var runner = new GenerateRunner(modelInfo, Options(parse.GetValue(dtype)!, parse.GetValue(device)!));
+            using var runner = new GenerateRunner(modelInfo, options);
             using var ctrlC = new CtrlC();
             return ProgressDisplay.Run(stdout, display =>
             {
@@ -112,12 +114,16 @@ public static class GenerateCommand
         _ => throw new NextStepException($"--metadata \"{text}\": expected png or json"),
     };
 
-    public static PipelineOptions Options(string dtype, string device) =>
-        new() { DType = PipelineOptions.ParseDType(dtype), Device = PipelineOptions.ParseDevice(device) };
+    public static PipelineOptions Options(string dtype, string device, string? quantize)
+    {
+        if (quantize is not (null or "int8")) throw new NextStepException($"--quantize \"{quantize}\" is not supported (expected int8)");
+        return new() { DType = PipelineOptions.ParseDType(dtype), Device = PipelineOptions.ParseDevice(device), Int8 = quantize == "int8" };
+    }
 
+    /// <summary>libtorch's intra-op threads: the given number, else one per physical core.</summary>
     public static void ApplyThreads(int? threads)
     {
-        if (threads is not { } t) return;
+        int t = threads ?? NextStep.Benchmarks.ProcessStats.PhysicalCores;
         if (t < 1) throw new NextStepException($"--threads {t}: must be at least 1");
         TorchSharp.torch.set_num_threads(t);
     }

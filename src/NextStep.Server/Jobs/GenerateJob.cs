@@ -43,7 +43,9 @@ public sealed class GenerateJob(JobStore store, LiveJobs live, IImageGenerator g
         catch (Exception e)
         {
             log.LogWarning(e, "job {Id} failed", id);
-            await store.Fail(id, e is NextStepException ? e.Message : $"generation failed: {e.GetType().Name}: {e.Message}");
+            await store.Fail(id, e is NextStepException ? e.Message
+                : StorageFull.Is(e) ? $"cannot store the result: {StorageFull.Message}"
+                : $"generation failed: {e.GetType().Name}: {e.Message}");
         }
         finally
         {

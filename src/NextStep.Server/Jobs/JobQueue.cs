@@ -40,7 +40,16 @@ public sealed class JobQueue(ISchedulerFactory schedulers, JobStore store, LiveJ
     public async Task Enqueue(string id, string kind, GenerationJobSpec spec)
     {
         await store.Insert(id, kind, spec);
-        await Schedule(id, CancellationToken.None);
+        try
+        {
+            await Schedule(id, CancellationToken.None);
+        }
+        catch (Exception e) when (StorageFull.Is(e))
+        {
+            // The caller is told the job was not accepted: withdraw the record so that a restart does not run it.
+            try { await store.Cancel(id); } catch (Exception again) when (StorageFull.Is(again)) { }
+            throw;
+        }
     }
 
     public async Task<bool> Cancel(string id)

@@ -7,6 +7,8 @@ public static class ImageIO
 {
     public const long MaxFileBytes = 64L * 1024 * 1024;
     public const int MaxSide = 8192;
+    /// <summary>Largest decoded image (40 megapixels, e.g. 7744x5164): checked from the header before any pixel memory is allocated.</summary>
+    public const long MaxPixels = 40_000_000;
 
     /// <summary>
     /// Decodes an image file to 8-bit RGB. Alpha is dropped without compositing and EXIF orientation is not applied
@@ -26,11 +28,14 @@ public static class ImageIO
     public static RgbImage Decode(byte[] bytes, string what)
     {
         if (bytes.Length == 0) throw new NextStepException($"{what}: the image data is empty");
+        if (bytes.Length > MaxFileBytes) throw new NextStepException($"{what}: {bytes.Length} bytes is too large for an input image (limit {MaxFileBytes / (1024 * 1024)} MiB)");
         using var data = SKData.CreateCopy(bytes);
         using var codec = SKCodec.Create(data) ?? throw new NextStepException($"{what}: not a readable image (expected PNG or JPEG)");
         var (w, h) = (codec.Info.Width, codec.Info.Height);
         if (w <= 0 || h <= 0 || w > MaxSide || h > MaxSide)
             throw new NextStepException($"{what}: image size {w}x{h} is outside the supported range (1..{MaxSide} per side)");
+        if ((long)w * h > MaxPixels)
+            throw new NextStepException($"{what}: image size {w}x{h} is {(long)w * h} pixels, over the limit of {MaxPixels} ({MaxPixels / 1_000_000} megapixels)");
 
         var info = new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         var rgba = new byte[info.BytesSize];
