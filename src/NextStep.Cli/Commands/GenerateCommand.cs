@@ -26,7 +26,7 @@ public static class GenerateCommand
         var schedule = new Option<string?>("--cfg-schedule") { Description = "constant (default) or linear" };
         var steps = new Option<int?>("--steps") { Description = "Flow-matching steps per image token (default 20)" };
         var shift = new Option<double?>("--shift") { Description = "Timesteps shift (default 1)" };
-        var useNorm = new Option<bool?>("--use-norm") { Description = "LayerNorm each sampled token (NextStep-1-Large and -Edit); --use-norm false turns it off over --from" };
+        var useNorm = new Option<bool>("--use-norm") { Description = "LayerNorm each sampled token (NextStep-1-Large and -Edit)" };
         var seed = new Option<long?>("--seed") { Description = "Random seed (default 42)" };
         var count = new Option<int?>("--count") { Description = "Images to generate (files get _0, _1, … suffixes); default 1" };
         var sampler = new Option<string?>("--sampler") { Description = "hf, github2025 or v1.1 (default: from the checkpoint)" };
@@ -52,7 +52,6 @@ public static class GenerateCommand
             bool sidecar = ParseMetadataMode(parse.GetValue(metadata)!);
             var modelInfo = ModelInfo.Of(parse.GetValue(model) ?? DefaultModel.Path);
             ApplyThreads(parse.GetValue(threads));
-            var options = Options(parse.GetValue(dtype)!, parse.GetValue(device)!, parse.GetValue(quantize));
 
             var job = new JobSettings();
             if (parse.GetValue(from) is { } fromPath)
@@ -80,7 +79,7 @@ public static class GenerateCommand
                 CfgSchedule = parse.GetValue(schedule) ?? job.CfgSchedule,
                 Steps = parse.GetValue(steps) ?? job.Steps,
                 Shift = parse.GetValue(shift) ?? job.Shift,
-                UseNorm = parse.GetValue(useNorm) ?? job.UseNorm,
+                UseNorm = parse.GetValue(useNorm) || job.UseNorm,
                 Seed = parse.GetValue(seed) ?? job.Seed,
                 Count = parse.GetValue(count) ?? job.Count,
                 KeepIndex = parse.GetValue(count) is null ? job.KeepIndex : null,
@@ -92,7 +91,7 @@ public static class GenerateCommand
             if (name == "edit" && job.Image is null) throw new NextStepException("'nextstep edit' needs --image FILE (the image to edit)");
             job.Validate(modelInfo, editing: name == "edit");
 
-            using var runner = new GenerateRunner(modelInfo, options);
+            using var runner = new GenerateRunner(modelInfo, Options(parse.GetValue(dtype)!, parse.GetValue(device)!, parse.GetValue(quantize)));
             using var ctrlC = new CtrlC();
             return ProgressDisplay.Run(stdout, display =>
             {
@@ -114,13 +113,19 @@ public static class GenerateCommand
         _ => throw new NextStepException($"--metadata \"{text}\": expected png or json"),
     };
 
-    public static PipelineOptions Options(string dtype, string device, string? quantize)
+    public static PipelineOptions Options(string dtype, string device, string? quantize = null) => new()
     {
-        if (quantize is not (null or "int8")) throw new NextStepException($"--quantize \"{quantize}\" is not supported (expected int8)");
-        return new() { DType = PipelineOptions.ParseDType(dtype), Device = PipelineOptions.ParseDevice(device), Int8 = quantize == "int8" };
-    }
+        DType = PipelineOptions.ParseDType(dtype),
+        Device = PipelineOptions.ParseDevice(device),
+        Int8 = quantize switch
+        {
+            null => false,
+            "int8" => true,
+            _ => throw new NextStepException($"--quantize \"{quantize}\" is not supported (expected int8)"),
+        },
+    };
 
-    /// <summary>libtorch's intra-op threads: the given number, else one per physical core.</summary>
+    /// <summary>Sets libtorch's thread count: <paramref name="threads"/>, or the physical cores when not given.</summary>
     public static void ApplyThreads(int? threads)
     {
         int t = threads ?? NextStep.Benchmarks.ProcessStats.PhysicalCores;
