@@ -71,7 +71,7 @@ public sealed class TrainingCrashTests(ITestOutputHelper output) : IDisposable
         {
             using var x = a.Load(name);
             using var y = b.Load(name);
-            Assert.True(x.equal(y).item<bool>(), $"{name} differs after the crash and resume");
+            Assert.True(x.equal(y).all().item<bool>(), $"{name} differs after the crash and resume");
         }
     }
 }
