@@ -76,5 +76,8 @@ public sealed class SafeTensorsCheckpoint : IDisposable
     /// <summary>Loads one tensor by name, cast to <paramref name="dtype"/> when given (tensor by tensor: never the whole model in f32).</summary>
     public Tensor Load(string name, ScalarType? dtype = null) => File(name).Load(name, dtype);
 
+    /// <summary>Reads one tensor into an existing tensor of its shape, cast to the target's dtype (<see cref="SafeTensorsFile.ReadInto"/>).</summary>
+    public void ReadInto(string name, Tensor target) => File(name).ReadInto(name, target);
+
     public void Dispose() { foreach (var f in _files) f.Dispose(); }
 }

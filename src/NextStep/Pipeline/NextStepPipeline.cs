@@ -64,7 +64,7 @@ public sealed class NextStepPipeline : IDisposable
         var device = new Device(options.Device);
         // The official model rounds RoPE's inverse frequencies to bf16 only when it is cast to bf16.
         var rope = options.DType == ScalarType.BFloat16 ? RopeInvFreq.Bf16Rounded : RopeInvFreq.Float32;
-        var model = NextStepModel.Load(modelFolder, options.DType, device, rope);
+        var model = NextStepModel.Load(modelFolder, options.DType, device, rope, options.Int8);
         var tokenizer = Qwen2Tokenizer.Load(options.TokenizerFolder ?? modelFolder);
         var vae = AutoencoderKL.Load(VaeFolder(modelFolder, model.Config), options.DType, device);
         return new NextStepPipeline(model, tokenizer, vae, Describe(modelFolder).DefaultVariant);
@@ -158,7 +158,9 @@ public sealed class NextStepPipeline : IDisposable
             double cfgImg = CfgSchedules.At(request.CfgSchedule, linearForm, request.CfgImg, k, total);
             var cond = Model.ImageOutProjector.forward(c);
             if (k == 0) step0Cond = cond.clone().MoveToOuterDisposeScope();
-            var token = sampler.Sample(Model.Head.forward, cond, settings with { Cfg = cfg, CfgImg = cfgImg }, noise);
+            var stepSettings = settings with { Cfg = cfg, CfgImg = cfgImg };
+            using var head = Model.Head.Condition(cond, sampler.Timesteps(stepSettings));
+            var token = sampler.Sample(head.Net, cond, stepSettings, noise);
             if (request.UseNorm) token = TokenNorm.Apply(token);
             tokens[.., k] = token;
             if (k + 1 < total) // the official loop also runs a step after the last token; its output is never used
