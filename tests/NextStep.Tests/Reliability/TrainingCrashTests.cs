@@ -8,7 +8,7 @@ using Xunit.Abstractions;
 namespace NextStep.Tests.Reliability;
 
 /// <summary>
-/// <c>nextstep train</c> killed with SIGKILL mid-run (possibly while it writes a checkpoint) resumes from its last
+/// <c>nextstep train</c> killed with SIGKILL mid-run, while it writes a checkpoint, resumes from its last
 /// complete checkpoint and continues exactly as a run that was never interrupted: same losses, same final weights.
 /// </summary>
 [Collection("Trainer")] // training runs set torch's thread count: never two at once
@@ -47,11 +47,12 @@ public sealed class TrainingCrashTests(ITestOutputHelper output) : IDisposable
         using (var p = StartTrainProcess(crashed))
         {
             var deadline = DateTime.UtcNow.AddSeconds(120);
-            while (!TrainCheckpoint.IsCheckpoint(Path.Combine(crashed, "checkpoint-2")))
+            // Kill while the third checkpoint is being written (its temporary folder exists), the second complete.
+            while (!Directory.Exists(Path.Combine(crashed, "checkpoint-3.tmp")))
             {
-                Assert.False(p.HasExited, "the training process ended before its second checkpoint");
-                Assert.True(DateTime.UtcNow < deadline, "no second checkpoint within 120 s");
-                Thread.Sleep(10);
+                Assert.False(p.HasExited, "the training process ended before its third checkpoint");
+                Assert.True(DateTime.UtcNow < deadline, "no third checkpoint within 120 s");
+                Thread.Sleep(1);
             }
             p.Kill(); // SIGKILL
             p.WaitForExit();
