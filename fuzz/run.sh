@@ -12,6 +12,6 @@ dotnet publish "$here/NextStep.Fuzz/NextStep.Fuzz.csproj" -c Release -o "$build"
 sharpfuzz "$build/NextStep.dll" || true   # prints "already instrumented" on reruns
 seeds="$here/out/seeds-$target"; mkdir -p "$seeds"
 bash "$here/seeds.sh" "$target" "$seeds"
-export AFL_SKIP_BIN_CHECK=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1
+export AFL_NO_AFFINITY=1 AFL_SKIP_BIN_CHECK=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1
 timeout $((minutes * 60)) afl-fuzz -i "$seeds" -o "$here/out/$target" -t 10000 -m none -- dotnet "$build/NextStep.Fuzz.dll" "$target" || true
 cat "$here/out/$target/default/fuzzer_stats" | grep -E "execs_done|corpus_count|saved_crashes|saved_hangs|run_time|bitmap_cvg"

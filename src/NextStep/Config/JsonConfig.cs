@@ -83,7 +83,7 @@ internal sealed class JsonConfig
         return v;
     }
 
-    public int Int(string key) => Convert(key, Get(key), e => e.TryGetInt32(out var i) ? i : (int?)null, "an integer");
+    public int Int(string key) => Convert(key, Get(key), e => e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out var i) ? i : (int?)null, "an integer");
     public int Int(string key, int fallback) => Has(key) ? Int(key) : fallback;
     public int? IntOrNull(string key) => Has(key) ? Int(key) : null;
     public double Double(string key) => Convert(key, Get(key), e => e.ValueKind == JsonValueKind.Number ? e.GetDouble() : (double?)null, "a number");
@@ -95,7 +95,7 @@ internal sealed class JsonConfig
     {
         var v = Get(key);
         if (v.ValueKind != JsonValueKind.Array) throw new NextStepException($"{Path}: key \"{key}\" must be an array of integers, found {v.ValueKind}");
-        return v.EnumerateArray().Select(e => Convert(key, e, x => x.TryGetInt32(out var i) ? i : (int?)null, "an array of integers")).ToArray();
+        return v.EnumerateArray().Select(e => Convert(key, e, x => x.ValueKind == JsonValueKind.Number && x.TryGetInt32(out var i) ? i : (int?)null, "an array of integers")).ToArray();
     }
     public int[] IntArray(string key, int[] fallback) => Has(key) ? IntArray(key) : fallback;
 

@@ -83,7 +83,7 @@ internal static class TokenizerFiles
         var result = new Dictionary<string, int>(vocab.GetPropertyCount(), StringComparer.Ordinal);
         foreach (var entry in vocab.EnumerateObject())
         {
-            if (!entry.Value.TryGetInt32(out int id) || id < 0)
+            if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetInt32(out int id) || id < 0)
                 throw new NextStepException($"{path}: model.vocab[\"{entry.Name}\"] must be a non-negative integer id, found {entry.Value.GetRawText()}");
             result[entry.Name] = id;
         }
@@ -149,7 +149,7 @@ internal static class TokenizerFiles
         {
             string field = $"added_tokens[{i++}]";
             var o = Object(t, path, field);
-            if (!Get(o, "id").TryGetInt32(out int id) || id < 0) throw new NextStepException($"{path}: {field}.id must be a non-negative integer");
+            if (Get(o, "id") is not { ValueKind: JsonValueKind.Number } idValue || !idValue.TryGetInt32(out int id) || id < 0) throw new NextStepException($"{path}: {field}.id must be a non-negative integer");
             var content = OptionalString(o, path, field, "content");
             if (string.IsNullOrEmpty(content)) throw new NextStepException($"{path}: {field}.content must be a non-empty string");
             bool Flag(string name, bool fallback)

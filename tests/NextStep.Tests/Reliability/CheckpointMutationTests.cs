@@ -5,6 +5,7 @@ using NextStep.Loading;
 using NextStep.Tests.Loading;
 using NextStep.Tests.Support;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace NextStep.Tests.Reliability;
 
@@ -12,7 +13,7 @@ namespace NextStep.Tests.Reliability;
 /// Mutation passes over the weight containers of a model folder: the tiny VAE's <c>checkpoint.pt</c> (its pickle
 /// re-zipped with valid CRCs, and the zip structure itself) and a sharded <c>model.safetensors.index.json</c>.
 /// </summary>
-public sealed class CheckpointMutationTests : IDisposable
+public sealed class CheckpointMutationTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("nextstep-mut-").FullName;
     public void Dispose() => Directory.Delete(_dir, true);
@@ -32,6 +33,7 @@ public sealed class CheckpointMutationTests : IDisposable
             TorchZip.WriteEntries(path, entries);
             TorchZipCheckpoint.Load(path).Dispose();
         });
+        output.WriteLine($"{ok + refused} mutants: {ok} accepted, {refused} refused with NextStepException");
         Assert.True(ok > 0 && refused > 1000, $"accepted {ok}, refused {refused}");
     }
 
@@ -47,6 +49,7 @@ public sealed class CheckpointMutationTests : IDisposable
             File.WriteAllBytes(path, bytes);
             TorchZipCheckpoint.Load(path).Dispose();
         }, focus: [(0, 27_000), (directory, zip.Length - directory)]);
+        output.WriteLine($"{ok + refused} mutants: {ok} accepted, {refused} refused with NextStepException");
         Assert.True(ok > 0 && refused > 1000, $"accepted {ok}, refused {refused}");
     }
 
@@ -62,6 +65,7 @@ public sealed class CheckpointMutationTests : IDisposable
             using var ck = SafeTensorsCheckpoint.Open(folder);
             foreach (var n in ck.Names) ck.Load(n).Dispose();
         });
+        output.WriteLine($"{ok + refused} mutants: {ok} accepted, {refused} refused with NextStepException");
         Assert.True(ok > 0 && refused > 0, $"accepted {ok}, refused {refused}");
     }
 

@@ -1,11 +1,12 @@
 using NextStep.Imaging;
 using NextStep.Tests.Support;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace NextStep.Tests.Reliability;
 
 /// <summary>Mutation passes over the image decoders (PNG and JPEG seeds): decode, or refuse with a clear error.</summary>
-public sealed class ImageMutationTests
+public sealed class ImageMutationTests(ITestOutputHelper output)
 {
     [Theory]
     [InlineData("png", 2000, 31)]
@@ -15,6 +16,7 @@ public sealed class ImageMutationTests
         // The JPEG seed is the same photo written by ImageIO.Save at quality 90.
         var original = File.ReadAllBytes(format == "png" ? Fixtures.Path("tiny", "golden", "photo64.png") : RegressionTests.Data("photo64.jpg"));
         var (ok, refused) = Mutator.Run(original, count, seed, bytes => ImageIO.Decode(bytes, "mutant"));
+        output.WriteLine($"{ok + refused} mutants: {ok} accepted, {refused} refused with NextStepException");
         Assert.True(ok > 0 && refused > 0, $"accepted {ok}, refused {refused}");
     }
 }

@@ -3,6 +3,7 @@ using NextStep.Loading;
 using NextStep.Tests.Support;
 using TorchSharp;
 using Xunit;
+using Xunit.Abstractions;
 using static TorchSharp.torch;
 
 namespace NextStep.Tests.Reliability;
@@ -11,7 +12,7 @@ namespace NextStep.Tests.Reliability;
 /// Short seeded mutation passes over every loader: a mutant must load or be refused with a clear
 /// <see cref="NextStepException"/> — never another exception, a hang or a huge allocation.
 /// </summary>
-public class LoaderMutationTests
+public class LoaderMutationTests(ITestOutputHelper output)
 {
     private static string TempFile(string name) => Path.Combine(Directory.CreateTempSubdirectory("mut").FullName, name);
 
@@ -31,6 +32,7 @@ public class LoaderMutationTests
             using var f = SafeTensorsFile.Open(path);
             foreach (var name in f.Tensors.Keys) f.Load(name, ScalarType.Float32).Dispose();
         }, focus: [(0, headerEnd)]);
+        output.WriteLine($"{ok + refused} mutants: {ok} accepted, {refused} refused with NextStepException");
         Assert.True(refused > 1300, $"only {refused} of 2000 header mutants were refused");
         Assert.True(ok > 0, "no mutant loaded: the mutator is too destructive to test acceptance");
     }
@@ -45,6 +47,7 @@ public class LoaderMutationTests
             File.WriteAllBytes(path, bytes);
             NextStepConfig.Load(path);
         });
+        output.WriteLine($"{ok + refused} mutants: {ok} accepted, {refused} refused with NextStepException");
         Assert.True(ok > 0 && refused > 0, $"accepted {ok}, refused {refused}");
     }
 
@@ -58,6 +61,7 @@ public class LoaderMutationTests
             File.WriteAllBytes(path, bytes);
             VaeConfig.Load(path);
         });
+        output.WriteLine($"{ok + refused} mutants: {ok} accepted, {refused} refused with NextStepException");
         Assert.True(ok > 0 && refused > 0, $"accepted {ok}, refused {refused}");
     }
 }

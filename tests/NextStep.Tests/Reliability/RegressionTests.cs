@@ -71,4 +71,31 @@ public sealed class RegressionTests : IDisposable
         var e = Assert.Throws<NextStepException>(() => SafeTensorsFile.Open(Data("header-lone-surrogate.safetensors")).Dispose());
         Assert.Contains("unpaired surrogate", e.Message);
     }
+
+    [Fact]
+    public void BooleansWhereIntegersBelong()
+    {
+        // Found by AFL++ on the config target: reading true/false as an integer threw InvalidOperationException.
+        var config = Place("config-bool-for-int.json", "config.json");
+        Assert.Contains("key \"hidden_size\" must be an integer, found true",
+            Assert.Throws<NextStepException>(() => NextStepConfig.Load(Path.Combine(config, "config.json"))).Message);
+        var vae = Place("vae-config-bool-in-int-array.json", "config.json");
+        Assert.Contains("key \"ch_mult\" must be an array of integers, found false",
+            Assert.Throws<NextStepException>(() => VaeConfig.Load(Path.Combine(vae, "config.json"))).Message);
+    }
+
+    [Theory]
+    [InlineData("\"val\": 831,", "\"val\": false,", "model.vocab[\"val\"] must be a non-negative integer id, found false")]
+    [InlineData("\"id\": 1024,", "", "added_tokens[0].id must be a non-negative integer")]
+    [InlineData("\"id\": 1024,", "\"id\": \"1024\",", "added_tokens[0].id must be a non-negative integer")]
+    public void TokenizerIdsThatAreNotNumbers(string from, string to, string expected)
+    {
+        // Found by AFL++ on the tokenizer target: a vocabulary id of false threw InvalidOperationException.
+        var folder = Folder();
+        File.Copy(Path.Combine(Fixtures.TinyModel, "tokenizer_config.json"), Path.Combine(folder, "tokenizer_config.json"));
+        var json = File.ReadAllText(Path.Combine(Fixtures.TinyModel, "tokenizer.json"));
+        Assert.Contains(from, json);
+        File.WriteAllText(Path.Combine(folder, "tokenizer.json"), json.Replace(from, to));
+        Assert.Contains(expected, Assert.Throws<NextStepException>(() => Qwen2Tokenizer.Load(folder)).Message);
+    }
 }

@@ -1,6 +1,7 @@
 using NextStep.Tests.Support;
 using NextStep.Tokenization;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace NextStep.Tests.Reliability;
 
@@ -8,7 +9,7 @@ namespace NextStep.Tests.Reliability;
 /// Mutation passes over a tokenizer folder (tokenizer.json, tokenizer_config.json): a mutant must be refused with a
 /// clear error, or load into a tokenizer that encodes and decodes without any other exception.
 /// </summary>
-public sealed class TokenizerMutationTests : IDisposable
+public sealed class TokenizerMutationTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("nextstep-mut-tok-").FullName;
     public void Dispose() => Directory.Delete(_dir, true);
@@ -40,6 +41,7 @@ public sealed class TokenizerMutationTests : IDisposable
             File.WriteAllBytes(path, bytes);
             Exercise(_dir);
         });
+        output.WriteLine($"{ok + refused} mutants: {ok} accepted, {refused} refused with NextStepException");
         Assert.True(ok > 0 && refused > 0, $"accepted {ok}, refused {refused}");
     }
 }
