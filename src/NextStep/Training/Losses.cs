@@ -1,0 +1,96 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn.functional;
+
+namespace NextStep.Training;
+
+/// <summary>The flow-matching noise and logit-normal time draws (injected by tests; drawn from torch's CPU generator otherwise).</summary>
+public sealed record FlowMatchingDraws(Tensor Noise, Tensor U);
+
+/// <summary>Everything the flow-matching loss computed: rows are token copies (each image's tokens tiled fm_head_batch_mul times).</summary>
+public sealed record FlowMatchingResult(Tensor Loss, Tensor Cond, Tensor Target, Tensor Noise, Tensor T, Tensor VPred, Tensor RowLoss);
+
+/// <summary>Total loss = lm_weight·CE + im_weight·FM, with the parts it was made of.</summary>
+public sealed record TrainingLoss(Tensor Loss, Tensor LmLoss, Tensor ImageLoss, FlowMatchingResult FlowMatching);
+
+/// <summary>
+/// The NextStep training objective, as the Feb-2026 official code computes it. Hidden states h[:, :-1] predict
+/// position +1. A position whose next token is an image placeholder conditions the flow-matching head (BOI predicts
+/// image token 0, placeholder i predicts token i+1); every other position is a text (cross-entropy) position with target
+/// labels[:, 1:] (−100 ignored).
+/// </summary>
+public static class Losses
+{
+    public const long IgnoreIndex = -100;
+
+    /// <summary>[B, L−1]: true where the next token is a placeholder (the flow-matching condition positions).</summary>
+    public static Tensor FmConditionMask(Tensor inputIds, long placeholderId)
+    {
+        using var next = inputIds[.., 1..];
+        return next.eq(placeholderId);
+    }
+
+    /// <summary>Mean cross-entropy over the non-ignored targets at the text positions, on float32 logits over the full vocabulary.</summary>
+    public static Tensor TextCrossEntropy(Tensor hidden, Tensor labels, Tensor fmConditionMask, Func<Tensor, Tensor> lmHead)
+    {
+        using var scope = NewDisposeScope();
+        var textPositions = fmConditionMask.logical_not();
+        var states = hidden[.., ..^1][textPositions];
+        var targets = labels[.., 1..][textPositions].to_type(ScalarType.Int64);
+        var logits = lmHead(states).to_type(ScalarType.Float32);
+        if (targets.ne(IgnoreIndex).sum().item<long>() == 0)
+            return (logits.sum() * 0).MoveToOuterDisposeScope();
+        return cross_entropy(logits, targets, ignore_index: IgnoreIndex).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The condition vectors of every image, in batch order: the hidden states at the condition positions, split per
+    /// image by its token count.
+    /// </summary>
+    public static Tensor[] ConditionStates(Tensor hidden, Tensor fmConditionMask, IReadOnlyList<long> tokensPerImage)
+    {
+        using var states = hidden[.., ..^1][fmConditionMask];
+        long total = tokensPerImage.Sum();
+        if (states.shape[0] != total)
+            throw new NextStepException($"the batch has {states.shape[0]} image-token positions but its images have {total} tokens");
+        return states.split(tokensPerImage.ToArray(), 0);
+    }
+
+    /// <summary>
+    /// Flow-matching loss over the selected images (<paramref name="withLoss"/>[i] ≠ 0). Each selected image's
+    /// condition z = out_projector(h) and clean tokens x1 are tiled <paramref name="batchMul"/> times (whole token
+    /// sequence, consecutively); per row ε ~ N(0, 1), u ~ N(0, 1), t = sigmoid(u); x_t = t·x1 + (1 − t)·ε; the loss
+    /// is the mean over rows of mean_features((net(x_t, t, z) − (x1 − ε))²).
+    /// </summary>
+    public static FlowMatchingResult FlowMatching(
+        IReadOnlyList<Tensor> conditionStates, IReadOnlyList<Tensor> targetTokens, IReadOnlyList<bool> withLoss, int batchMul,
+        Func<Tensor, Tensor> outProjector, Func<Tensor, Tensor, Tensor, Tensor> velocityNet, FlowMatchingDraws? draws = null)
+    {
+        if (conditionStates.Count != targetTokens.Count || withLoss.Count != targetTokens.Count)
+            throw new NextStepException($"flow matching: {conditionStates.Count} condition sets, {targetTokens.Count} images and {withLoss.Count} image_filtered_idx entries must agree");
+        using var scope = NewDisposeScope();
+        var selected = Enumerable.Range(0, targetTokens.Count).Where(i => withLoss[i]).ToList();
+        if (selected.Count == 0)
+            throw new NextStepException("flow matching: the batch has no image with image_filtered_idx = 1");
+        var cond = cat(selected.Select(i => outProjector(conditionStates[i]).repeat(batchMul, 1)).ToArray(), 0);
+        var target = cat(selected.Select(i => targetTokens[i].detach().repeat(batchMul, 1)).ToArray(), 0);
+        long rows = target.shape[0];
+        var noise = draws?.Noise ?? randn_like(target);
+        var u = draws?.U ?? normal(0.0, 1.0, [rows]);
+        if (!noise.shape.SequenceEqual(target.shape) || u.shape.Length != 1 || u.shape[0] != rows)
+            throw new NextStepException($"flow matching: injected noise [{string.Join(",", noise.shape)}] / u [{string.Join(",", u.shape)}] do not fit {rows} rows of width {target.shape[1]}");
+        var t = torch.sigmoid(u).to_type(target.dtype);
+        var tColumn = t.unsqueeze(1);
+        var xt = tColumn * target + (1 - tColumn) * noise;
+        var vPred = velocityNet(xt, t, cond);
+        var rowLoss = (vPred.to_type(ScalarType.Float32) - (target - noise).to_type(ScalarType.Float32)).square().mean([-1]);
+        var loss = rowLoss.mean();
+        var result = new FlowMatchingResult(loss, cond, target, noise, t, vPred, rowLoss);
+        foreach (var x in new[] { loss, cond, target, noise, t, vPred, rowLoss }) x.MoveToOuterDisposeScope();
+        return result;
+    }
+
+    /// <summary>loss = lmWeight·CE + imWeight·FM.</summary>
+    public static TrainingLoss Total(Tensor lmLoss, FlowMatchingResult fm, double lmWeight, double imWeight) =>
+        new(lmLoss * lmWeight + fm.Loss * imWeight, lmLoss, fm.Loss, fm);
+}
