@@ -9,23 +9,29 @@ public static class EvalCommand
 {
     public static Command Create()
     {
-        var model = new Option<string?>("--model") { Description = "Model folder to evaluate" };
+        var model = new Option<string?>("--model") { Description = "Model folder to evaluate (default: models/default)" };
         var prompts = new Option<string?>("--prompts") { Description = "JSON lines with \"caption\" and \"spec\" (default: the built-in Shapes prompt set)" };
         var seeds = new Option<int>("--seeds") { Description = "Images per prompt (seeds 0..N-1)", DefaultValueFactory = _ => 1 };
         var heldOut = new Option<bool>("--held-out") { Description = "Use the held-out prompt set (combinations never seen in training)" };
         var outDir = new Option<string>("--out") { Description = "Folder for images, report.json and contact_sheet.png", DefaultValueFactory = _ => "shapes-eval" };
         var size = new Option<int>("--size") { Description = "Image side in pixels", DefaultValueFactory = _ => ShapesRenderer.DefaultSize };
-        var steps = new Option<int>("--steps") { Description = "Flow-matching sampling steps", DefaultValueFactory = _ => new ShapesGenerationSettings().Steps };
-        var cfg = new Option<double>("--cfg") { Description = "Classifier-free guidance scale", DefaultValueFactory = _ => new ShapesGenerationSettings().Cfg };
+        var steps = new Option<int?>("--steps") { Description = "Flow-matching sampling steps (default: the model's sampling profile)" };
+        var cfg = new Option<double?>("--cfg") { Description = "Classifier-free guidance scale (default: the model's sampling profile)" };
+        var threads = new Option<int?>("--threads") { Description = "CPU threads for libtorch" };
         var perCategory = new Option<int>("--per-category") { Description = "Built-in prompts per category", DefaultValueFactory = _ => ShapesEval.PerCategory };
         var groundTruth = new Option<bool>("--ground-truth") { Description = "Score the renderer's own images instead of a model (checks the scorer; expect 1.0)" };
         var cmd = new Command("eval", "Score prompt following on the Shapes benchmark: per-category and overall accuracy")
         {
-            model, prompts, seeds, heldOut, outDir, size, steps, cfg, perCategory, groundTruth,
+            model, prompts, seeds, heldOut, outDir, size, steps, cfg, perCategory, groundTruth, threads,
         };
         cmd.SetAction(p =>
         {
             var output = p.InvocationConfiguration.Output;
+            if (p.GetValue(threads) is { } t)
+            {
+                if (t < 1) throw new NextStepException($"--threads {t}: must be at least 1");
+                TorchSharp.torch.set_num_threads(t);
+            }
             if (p.GetValue(perCategory) < 1) throw new NextStepException($"--per-category {p.GetValue(perCategory)} is invalid (expected at least 1)");
             var set = p.GetValue(prompts) is { } file
                 ? ShapesJson.ReadPrompts(file)
@@ -34,7 +40,7 @@ public static class EvalCommand
             var settings = new ShapesGenerationSettings(p.GetValue(size), p.GetValue(steps), p.GetValue(cfg));
             ShapesImageGenerator generator = p.GetValue(groundTruth)
                 ? ShapesEval.GroundTruth(set, settings.Size)
-                : ShapesPipelineAdapter.Create(p.GetValue(model) ?? throw new NextStepException("--model DIR is required (or --ground-truth to check the scorer)"), settings);
+                : ShapesPipelineAdapter.Create(p.GetValue(model) ?? NextStep.Pipeline.DefaultModel.Path, settings);
             var dir = p.GetValue(outDir)!;
             int total = set.Count * p.GetValue(seeds);
             var report = ShapesEval.Run(set, generator, p.GetValue(seeds), dir, setName,

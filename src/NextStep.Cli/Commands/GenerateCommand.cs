@@ -15,18 +15,18 @@ public static class GenerateCommand
         var prompt = new Option<string>("--prompt") { Description = "The caption (for edits: the instruction)", Required = true };
         var positive = new Option<string?>("--positive") { Description = "Appended to the caption after one space" };
         var negative = new Option<string?>("--negative") { Description = "Negative prompt (the unconditional rows)" };
-        var size = new Option<string>("--size") { Description = "Output size HxW in pixels, multiples of 16", DefaultValueFactory = _ => "256x256" };
-        var cfg = new Option<double>("--cfg") { Description = "Text guidance scale (1 = off)", DefaultValueFactory = _ => 1.0 };
+        var size = new Option<string?>("--size") { Description = "Output size HxW in pixels, multiples of 16 (default: the model's sampling_profile.json, else 256x256)" };
+        var cfg = new Option<double?>("--cfg") { Description = "Text guidance scale (1 = off; default: the model's sampling_profile.json, else 1)" };
         var cfgImg = new Option<double>("--cfg-img") { Description = "Image guidance scale for edits (1 = off)", DefaultValueFactory = _ => 1.0 };
         var image = new Option<string?>("--image") { Description = "Input image to edit (PNG/JPEG); resized to --size when it differs" };
         var schedule = new Option<string>("--cfg-schedule") { Description = "constant or linear", DefaultValueFactory = _ => "constant" };
-        var steps = new Option<int>("--steps") { Description = "Flow-matching steps per image token", DefaultValueFactory = _ => 20 };
-        var shift = new Option<double>("--shift") { Description = "Timesteps shift", DefaultValueFactory = _ => 1.0 };
-        var useNorm = new Option<bool>("--use-norm") { Description = "LayerNorm each sampled token (NextStep-1-Large and -Edit)" };
+        var steps = new Option<int?>("--steps") { Description = "Flow-matching steps per image token (default: the model's sampling_profile.json, else 20)" };
+        var shift = new Option<double?>("--shift") { Description = "Timesteps shift (default: the model's sampling_profile.json, else 1)" };
+        var useNorm = new Option<bool?>("--use-norm") { Description = "LayerNorm each sampled token (NextStep-1-Large and -Edit; default: the model's sampling_profile.json, else off)" };
         var seed = new Option<long>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 42 };
         var count = new Option<int>("--count") { Description = "Images to generate (files get _0, _1, … suffixes)", DefaultValueFactory = _ => 1 };
         var sampler = new Option<string?>("--sampler") { Description = "hf, github2025 or v1.1 (default: from the checkpoint)" };
-        var sdeType = new Option<string>("--sde-type") { Description = "v1.1 sampler only: sde, cps or ode", DefaultValueFactory = _ => "sde" };
+        var sdeType = new Option<string?>("--sde-type") { Description = "v1.1 sampler only: sde, cps or ode (default: the model's sampling_profile.json, else sde)" };
         var dtype = new Option<string>("--dtype") { Description = "float32 or bfloat16", DefaultValueFactory = _ => "float32" };
         var device = new Option<string>("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
         var threads = new Option<int?>("--threads") { Description = "CPU threads for libtorch" };
@@ -41,7 +41,9 @@ public static class GenerateCommand
             var stdout = parse.InvocationConfiguration.Output;
             var outPath = parse.GetValue(output)!;
             ImageIO.FormatOf(outPath);
-            var (height, width) = ParseSize(parse.GetValue(size)!);
+            var modelDir = parse.GetValue(model) ?? DefaultModel.Path;
+            var profile = SamplingProfile.FromFile(modelDir);
+            var (height, width) = parse.GetValue(size) is { } sizeText ? ParseSize(sizeText) : (profile?.Height ?? 256, profile?.Width ?? 256);
             int n = parse.GetValue(count);
             if (n < 1) throw new NextStepException($"--count {n}: must be at least 1");
             if (parse.GetValue(threads) is { } t)
@@ -67,19 +69,18 @@ public static class GenerateCommand
                 NegativePrompt = parse.GetValue(negative),
                 Height = height,
                 Width = width,
-                Cfg = parse.GetValue(cfg),
+                Cfg = parse.GetValue(cfg) ?? profile?.Cfg ?? 1.0,
                 CfgImg = parse.GetValue(cfgImg),
                 CfgSchedule = CfgSchedules.Parse(parse.GetValue(schedule)!.Trim().ToLowerInvariant()),
-                NumSamplingSteps = parse.GetValue(steps),
-                TimestepsShift = parse.GetValue(shift),
-                UseNorm = parse.GetValue(useNorm),
+                NumSamplingSteps = parse.GetValue(steps) ?? profile?.NumSamplingSteps ?? 20,
+                TimestepsShift = parse.GetValue(shift) ?? profile?.TimestepsShift ?? 1.0,
+                UseNorm = parse.GetValue(useNorm) ?? profile?.UseNorm ?? false,
                 Seed = seedValue,
                 PreSeed = seedValue,
                 Variant = parse.GetValue(sampler) is { } s ? GenerationRequest.ParseVariant(s) : null,
-                SdeType = parse.GetValue(sdeType)!.Trim().ToLowerInvariant(),
+                SdeType = (parse.GetValue(sdeType) ?? profile?.SdeType ?? "sde").Trim().ToLowerInvariant(),
             };
 
-            var modelDir = parse.GetValue(model) ?? DefaultModel.Path;
             var options = new PipelineOptions { DType = PipelineOptions.ParseDType(parse.GetValue(dtype)!), Device = PipelineOptions.ParseDevice(parse.GetValue(device)!) };
             using var pipeline = NextStepPipeline.Load(modelDir, options);
             request.Validate(pipeline.DownFactor, request.Variant ?? pipeline.DefaultVariant);

@@ -93,6 +93,37 @@ public sealed class AutoencoderKL : nn.Module
         catch { vae.Dispose(); throw; }
     }
 
+    /// <summary>A VAE with freshly initialised weights (PyTorch's default layer init), in training mode, float32 on the CPU.</summary>
+    public static AutoencoderKL Initialise(VaeConfig config)
+    {
+        var vae = new AutoencoderKL(config);
+        // TorchSharp's GroupNorm leaves its affine parameters uninitialised; PyTorch starts them at 1 and 0.
+        using (no_grad())
+            foreach (var norm in vae.modules().OfType<TorchSharp.Modules.GroupNorm>())
+            {
+                norm.weight!.fill_(1.0);
+                norm.bias!.zero_();
+            }
+        vae.train();
+        return vae;
+    }
+
+    /// <summary>
+    /// The differentiable training pass: image [B, in, H, W] in [−1, 1] → (decoded posterior sample, mean, logvar);
+    /// the posterior noise is drawn from torch's generator.
+    /// </summary>
+    public (Tensor Reconstruction, Tensor Mean, Tensor Logvar) TrainingForward(Tensor pixels)
+    {
+        CheckInput(pixels, Config.InChannels, DownFactor * Config.Psz, "image");
+        var (mean, logvar) = Moments(pixels);
+        using var noise = randn_like(mean);
+        using var half = logvar * 0.5;
+        using var std = half.exp();
+        using var scaledNoise = std * noise;
+        using var sample = mean + scaledNoise;
+        return (_decoder.call(sample), mean, logvar);
+    }
+
     /// <summary>Spatial down factor 2^(levels − 1).</summary>
     public int DownFactor => Config.DownFactor;
 
@@ -114,6 +145,11 @@ public sealed class AutoencoderKL : nn.Module
         CheckInput(pixels, Config.InChannels, DownFactor * Config.Psz, "image");
         using var _ = no_grad();
         using var input = pixels.to(DType, Device);
+        return Moments(input);
+    }
+
+    private (Tensor Mean, Tensor Logvar) Moments(Tensor input)
+    {
         using var moments = _encoder.call(input);
         var chunks = moments.chunk(2, 1);
         using var mean = chunks[0];
