@@ -16,39 +16,48 @@ public sealed record VaeTrainingOptions
     public int Steps { get; init; } = 1200;
     public int BatchSize { get; init; } = 16;
     /// <summary>Peak Adam learning rate: linear warm-up over <see cref="WarmupSteps"/>, then cosine decay to 10 %.</summary>
-    public double LearningRate { get; init; } = 2e-3;
+    public double LearningRate { get; init; } = 1.5e-3;
     public int WarmupSteps { get; init; } = 30;
     /// <summary>Wall-clock budget (null = none): the schedule runs on max(step fraction, time fraction) and stops at 1.</summary>
     public double? MaxMinutes { get; init; }
     /// <summary>Side of the random square crops trained on (a multiple of 16 below the image size; 0 = whole images).
     /// The VAE is convolutional apart from its mid attention, so crops teach the same maps at a fraction of the cost.</summary>
     public int CropSize { get; init; } = 32;
-    /// <summary>Weight of the KL term (mean over latent elements) next to the L1 reconstruction loss (mean over pixels).</summary>
-    public double KlWeight { get; init; } = 1e-3;
+    /// <summary>Weight of the KL term (mean over latent elements) next to the reconstruction loss (MSE + L1, means over pixels).</summary>
+    public double KlWeight { get; init; } = 1e-5;
     /// <summary>Seeds the weight init and the posterior noise.</summary>
     public long Seed { get; init; } = 0;
     /// <summary>The Shapes data set (train split) the images come from; scene i of step s is index s·batch + i.</summary>
     public int DataSeed { get; init; } = 1;
     /// <summary>Images encoded to measure the latent statistics (shift and scaling factor).</summary>
     public int StatisticsImages { get; init; } = 256;
+    /// <summary>A VAE folder to continue from (null = fresh weights). Typical: crops first (cheap), then whole images,
+    /// because GroupNorm statistics over a crop differ from those over the whole image.</summary>
+    public string? InitFrom { get; init; }
 }
 
 /// <summary>What one VAE training run produced: the model (its config carries the measured latent scaling), losses and PSNR.</summary>
 public sealed record VaeTrainingResult(AutoencoderKL Vae, VaeConfig Config, IReadOnlyList<double> Losses, double Psnr, TimeSpan Elapsed);
 
 /// <summary>
-/// Trains the FLUX-style VAE (<see cref="AutoencoderKL"/>) on Shapes images: L1 reconstruction of a posterior sample plus a
+/// Trains the FLUX-style VAE (<see cref="AutoencoderKL"/>) on Shapes images: MSE + L1 reconstruction of a posterior sample plus a
 /// small KL term, Adam. Afterwards the posterior samples of held-aside images give <c>shift_factor</c> (their mean) and
 /// <c>scaling_factor</c> (1 / their standard deviation), so that model latents have about zero mean and unit variance,
 /// as FLUX's factors do for its VAE.
 /// </summary>
 public static class VaeTrainer
 {
-    /// <summary>The small VAE of the default model: f8, 16 latent channels, per-2×2-patch LayerNorm (as NextStep's VAE), widths 32/32/64/64.</summary>
+    public const double InitialLogvar = -8.0;
+
+    /// <summary>
+    /// The small VAE of the default model: f8, 16 latent channels, per-2×2-patch LayerNorm (as NextStep's VAE), widths
+    /// 64/64/128/128. Not narrower: every norm is GroupNorm with 32 groups, and at 32 channels that is a per-channel
+    /// instance norm, after which the decoder cannot tell a uniform gray, white or black background apart.
+    /// </summary>
     public static VaeConfig SmallConfig => new()
     {
         Resolution = ShapesRenderer.DefaultSize,
-        Ch = 32,
+        Ch = 64,
         ChMult = [1, 1, 2, 2],
         NumResBlocks = 1,
         ZChannels = 16,
@@ -71,9 +80,22 @@ public static class VaeTrainer
         if (options.Steps < 1 || options.BatchSize < 1) throw new NextStepException($"VAE training: steps {options.Steps} and batch size {options.BatchSize} must be at least 1");
         var clock = Stopwatch.StartNew();
         manual_seed(options.Seed);
-        var vae = AutoencoderKL.Initialise(config);
+        var vae = options.InitFrom is { } init ? AutoencoderKL.Load(init) : AutoencoderKL.Initialise(config);
+        if (options.InitFrom is not null)
+        {
+            config = vae.Config;
+            vae.train();
+        }
         try
         {
+            // Start with a narrow posterior (std e^(InitialLogvar/2)): at logvar 0 the noise would be as large as the
+            // LayerNormed mean and hide the signal from the decoder for most of a short run.
+            if (options.InitFrom is null)
+            {
+                using var _ = no_grad();
+                using var logvarBias = vae.named_parameters().First(p => p.name == "encoder.conv_out.bias").parameter[config.ZChannels..];
+                logvarBias.fill_(InitialLogvar);
+            }
             var parameters = vae.parameters().ToList();
             using var adam = optim.Adam(parameters, options.LearningRate);
             var losses = new List<double>();
@@ -86,13 +108,15 @@ public static class VaeTrainer
                 adam.ParamGroups.First().LearningRate = options.LearningRate * LrFactor(step, progressFraction, options.WarmupSteps);
                 var pixels = Crop(ShapesPixels(options.DataSeed, (long)step * options.BatchSize, options.BatchSize, config.Resolution), options.CropSize, cropRng);
                 var (reconstruction, mean, logvar) = vae.TrainingForward(pixels);
-                var l1 = (reconstruction - pixels).abs().mean();
+                var error = reconstruction - pixels;
+                // MSE pulls the minority shape pixels out of the "background only" plateau that L1 alone sits on; L1 sharpens edges.
+                var rec = error.square().mean() + error.abs().mean();
                 var kl = (mean.square() + logvar.exp() - 1 - logvar).mean() * 0.5;
-                var loss = l1 + kl * options.KlWeight;
+                var loss = rec + kl * options.KlWeight;
                 adam.zero_grad();
                 loss.backward();
                 adam.step();
-                losses.Add(l1.item<float>());
+                losses.Add(rec.item<float>());
                 progress?.Invoke(step + 1, losses[^1]);
             }
             vae.eval();
