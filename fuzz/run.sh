@@ -6,6 +6,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 target=$1; minutes=${2:-30}
 export PATH="$PATH:$HOME/.dotnet/tools"
+export NEXTSTEP_FUZZ_STORAGES="$here/../../shared/fixtures/tiny/model/vae/checkpoint.pt"   # the pickle target's storages
 build="$here/out/build-$target"
 dotnet publish "$here/NextStep.Fuzz/NextStep.Fuzz.csproj" -c Release -o "$build" -nologo -v quiet 2>&1 | grep -v NU1603 || true
 sharpfuzz "$build/NextStep.dll" || true   # prints "already instrumented" on reruns

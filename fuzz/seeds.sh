@@ -2,7 +2,8 @@
 # Seed inputs for a fuzz target, taken from the shared fixtures beside the checkout.
 set -euo pipefail
 target=$1; out=$2
-fx="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/shared/fixtures"
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+fx="$(cd "$repo/.." && pwd)/shared/fixtures"
 case "$target" in
   safetensors) python3 - "$out/small.safetensors" <<'PY'
 import json, struct, sys
@@ -15,7 +16,9 @@ PY
   config) cp "$fx/tiny/model/config.json" "$out/" ;;
   vae-config) cp "$fx/tiny/model/vae/config.json" "$out/" ;;
   tokenizer) cp "$fx/tiny/model/tokenizer.json" "$out/" ;;
-  pickle) cp "$fx/tiny/model/vae/checkpoint.pt" "$out/" ;;
-  image) cp "$fx/tiny/golden/photo64.png" "$fx/tiny/golden/t2i_cfg_0.png" "$out/" ;;
+  pickle) # data.pkl of the tiny VAE checkpoint (the harness zips it with that checkpoint's storages)
+    python3 -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); n = next(n for n in z.namelist() if n.endswith("/data.pkl")); open(sys.argv[2], "wb").write(z.read(n))' \
+      "$fx/tiny/model/vae/checkpoint.pt" "$out/data.pkl" ;;
+  image) cp "$fx/tiny/golden/photo64.png" "$fx/tiny/golden/t2i_cfg_0.png" "$repo/tests/NextStep.Tests/Reliability/Data/photo64.jpg" "$out/" ;;
   *) echo "unknown target $target" >&2; exit 2 ;;
 esac

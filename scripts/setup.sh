@@ -4,6 +4,8 @@
 #     Debian 12 ships GCC 12's libstdc++; where the symbol version is missing we install libstdc++6 from
 #     Debian 13 (trixie), pinned low so nothing else is upgraded from it.
 #  2. The .NET SDK must be on PATH (it is on the project's machines).
+#  3. With --test (what scripts/test.sh passes): the server's tests drive Debian's chromium (web UI, through
+#     Playwright) and start a throwaway PostgreSQL cluster (multi-node queue); both are installed when missing.
 set -euo pipefail
 
 say() { printf '[setup] %s\n' "$*" >&2; }
@@ -60,6 +62,22 @@ check_dotnet() {
   fi
 }
 
+# Installs Debian packages whose marker file is missing (root only; otherwise says what to install).
+install_missing() {
+  local missing=() pair
+  for pair in "$@"; do [ -e "${pair%%=*}" ] || missing+=("${pair#*=}"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    say "WARNING: missing ${missing[*]} (needed by the server tests); install them with your package manager."; return 0
+  fi
+  say "apt-get install ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
 fix_libstdcxx
 check_dotnet
+if [ "${1:-}" = "--test" ]; then
+  install_missing /usr/bin/chromium=chromium /usr/lib/postgresql=postgresql
+fi
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1

@@ -3,10 +3,14 @@
 # then one summary line "Tests: N passed, N failed, N skipped".
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-bash "$here/scripts/setup.sh" || exit 1
+bash "$here/scripts/setup.sh" --test || exit 1
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+# xunit runs two test classes at a time on these 2-core machines: one libtorch thread each avoids oversubscription
+# (the goldens were computed single-threaded too).
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1}
 cd "$here"
-dotnet build NextStep.sln -c Release -nologo -v quiet -clp:ErrorsOnly || exit 1
+echo "[test] building (Release)..."
+if ! log=$(dotnet build NextStep.sln -c Release -nologo -v quiet 2>&1); then echo "$log"; echo "[test] build failed"; exit 1; fi
 log=$(mktemp)
 dotnet test NextStep.sln -c Release --no-build -nologo "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}

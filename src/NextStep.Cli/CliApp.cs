@@ -33,6 +33,15 @@ public static class CliApp
         return root;
     }
 
+    /// <summary>
+    /// "--word" tokens that a command argument swallowed (e.g. <c>info --typo</c> would read "--typo" as a file name);
+    /// after a "--" separator such tokens are meant as arguments.
+    /// </summary>
+    private static IEnumerable<string> UnknownOptions(ParseResult parse, string[] args) =>
+        args.Contains("--") ? [] : parse.CommandResult.Children.OfType<System.CommandLine.Parsing.ArgumentResult>()
+            .SelectMany(a => a.Tokens).Where(t => t.Value.Length > 2 && t.Value.StartsWith("--", StringComparison.Ordinal))
+            .Select(t => $"Unrecognized option '{t.Value}'.");
+
     public static int NotImplemented(string message) => throw new NextStepException(message);
 
     /// <summary>Runs the CLI: user errors become one line on stderr and a non-zero exit code.</summary>
@@ -40,6 +49,12 @@ public static class CliApp
     {
         var config = new InvocationConfiguration { Output = stdout ?? Console.Out, Error = stderr ?? Console.Error, EnableDefaultExceptionHandler = false };
         var parse = Build().Parse(args);
+        var errors = UnknownOptions(parse, args).Concat(parse.Errors.Select(e => e.Message.ReplaceLineEndings(" ").Trim())).ToList();
+        if (errors.Count > 0)
+        {
+            (stderr ?? Console.Error).WriteLine($"error: {string.Join(" ", errors)} (see --help)");
+            return 2;
+        }
         try
         {
             return parse.Invoke(config);
@@ -48,7 +63,12 @@ public static class CliApp
         {
             var err = stderr ?? Console.Error;
             var inner = e is System.Reflection.TargetInvocationException { InnerException: { } ie } ? ie : e;
-            err.WriteLine(inner is NextStepException || inner is OperationCanceledException ? $"error: {inner.Message}" : $"error: {inner.GetType().Name}: {inner.Message}");
+            err.WriteLine(inner switch
+            {
+                NextStepException => $"error: {inner.Message}",
+                OperationCanceledException => "error: cancelled",
+                _ => $"error: {inner.GetType().Name}: {inner.Message}",
+            });
             if (parse.GetValue(Verbose)) err.WriteLine(inner.ToString());
             return inner is OperationCanceledException ? 130 : 1;
         }

@@ -1,13 +1,73 @@
 using System.CommandLine;
+using System.Text.Json;
+using NextStep.Benchmarks;
+using static TorchSharp.torch;
 
 namespace NextStep.Cli.Commands;
 
+/// <summary>
+/// <c>nextstep bench [--shape tiny|medium|large | --model DIR] [--dtype float32|bfloat16] [--quantize int8] [--threads N]
+/// [--suite prefill,decode,head,vae,image|all] [--json FILE]</c>: times the model's parts (see <see cref="NextStepBench"/>).
+/// </summary>
 public static class BenchCommand
 {
     public static Command Create()
     {
-        var cmd = new Command("bench", "(not implemented yet)");
-        cmd.SetAction(_ => CliApp.NotImplemented("'nextstep bench' is not implemented yet"));
+        var shape = new Option<string>("--shape") { Description = "Random-weight model shape: tiny, medium or large (NextStep-1-Large)", DefaultValueFactory = _ => "medium" };
+        var model = new Option<string?>("--model") { Description = "Bench this model folder instead of random weights" };
+        var dtype = new Option<string>("--dtype") { Description = "Compute dtype: float32, bfloat16 or float16", DefaultValueFactory = _ => "float32" };
+        var quantize = new Option<string?>("--quantize") { Description = "Weight-only quantization of the decoder's linear layers: int8" };
+        var device = new Option<string>("--device") { Description = "cpu or cuda[:N]", DefaultValueFactory = _ => "cpu" };
+        var threads = new Option<int>("--threads") { Description = "CPU threads (default: the physical cores)", DefaultValueFactory = _ => ProcessStats.PhysicalCores };
+        var suite = new Option<string>("--suite") { Description = "Comma-separated: prefill, decode, head, vae, image, or all", DefaultValueFactory = _ => "all" };
+        var runs = new Option<int>("--runs") { Description = "Timed runs per measurement (the median is reported)", DefaultValueFactory = _ => 3 };
+        var warmup = new Option<int>("--warmup") { Description = "Untimed runs first", DefaultValueFactory = _ => 1 };
+        var tokens = new Option<int?>("--tokens") { Description = "Image tokens the whole-image loop generates (default: all; the rest is extrapolated)" };
+        var size = new Option<int>("--image-size") { Description = "Image side in pixels for the whole-image loop", DefaultValueFactory = _ => 256 };
+        var prompt = new Option<int>("--prompt-length") { Description = "Prompt tokens of the prefill (both rows)", DefaultValueFactory = _ => 96 };
+        var json = new Option<string?>("--json") { Description = "Write the report as JSON to this file" };
+
+        var cmd = new Command("bench", "Time prefill, decode, the flow-matching head, the VAE and a whole image; report ms, peak RSS and allocations");
+        foreach (var opt in new Option[] { shape, model, dtype, quantize, device, threads, suite, runs, warmup, tokens, size, prompt, json }) cmd.Options.Add(opt);
+        cmd.SetAction(parse =>
+        {
+            var output = parse.InvocationConfiguration.Output;
+            var q = parse.GetValue(quantize);
+            if (q is not null && q != "int8") throw new NextStepException($"--quantize \"{q}\" is not supported (expected int8)");
+            var suites = parse.GetValue(suite)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            var options = new BenchOptions
+            {
+                Shape = parse.GetValue(shape)!,
+                ModelFolder = parse.GetValue(model),
+                DType = ParseDType(parse.GetValue(dtype)!),
+                Int8 = q == "int8",
+                Device = parse.GetValue(device)!,
+                Threads = parse.GetValue(threads),
+                Suites = suites.Contains("all") ? BenchOptions.AllSuites : suites,
+                Runs = Positive("--runs", parse.GetValue(runs)),
+                Warmup = Math.Max(0, parse.GetValue(warmup)),
+                Tokens = parse.GetValue(tokens) is { } t ? Positive("--tokens", t) : null,
+                ImageSize = parse.GetValue(size),
+                PromptLength = Positive("--prompt-length", parse.GetValue(prompt)),
+            };
+            if (options.ImageSize <= 0 || options.ImageSize % 16 != 0) throw new NextStepException($"--image-size must be a positive multiple of 16, found {options.ImageSize}");
+            output.WriteLine($"bench: {options.ModelFolder ?? options.Shape}, {options.DType}{(options.Int8 ? " int8" : "")}, {options.Threads} thread(s), device {options.Device}, load {ProcessStats.LoadAverage:F1}");
+            var report = NextStepBench.Run(options, output);
+            output.WriteLine($"peak RSS {report.PeakRssBytes / 1048576.0:F0} MiB, weights {report.ParameterBytes / 1048576.0:F0} MiB, load {report.LoadAverageEnd:F1}");
+            if (parse.GetValue(json) is { } file)
+                File.WriteAllText(file, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
+            return 0;
+        });
         return cmd;
     }
+
+    private static int Positive(string name, int v) => v > 0 ? v : throw new NextStepException($"{name} must be positive, found {v}");
+
+    private static ScalarType ParseDType(string s) => s switch
+    {
+        "float32" or "f32" => ScalarType.Float32,
+        "bfloat16" or "bf16" => ScalarType.BFloat16,
+        "float16" or "f16" => ScalarType.Float16,
+        _ => throw new NextStepException($"--dtype \"{s}\" is not supported (expected float32, bfloat16 or float16)"),
+    };
 }

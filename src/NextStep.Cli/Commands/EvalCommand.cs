@@ -1,4 +1,5 @@
 using System.CommandLine;
+using NextStep.Pipeline;
 using NextStep.Training.Shapes;
 using Spectre.Console;
 
@@ -9,38 +10,35 @@ public static class EvalCommand
 {
     public static Command Create()
     {
+        var defaults = ShapesGenerationSettings.Default;
         var model = new Option<string?>("--model") { Description = "Model folder to evaluate (default: models/default)" };
         var prompts = new Option<string?>("--prompts") { Description = "JSON lines with \"caption\" and \"spec\" (default: the built-in Shapes prompt set)" };
         var seeds = new Option<int>("--seeds") { Description = "Images per prompt (seeds 0..N-1)", DefaultValueFactory = _ => 1 };
         var heldOut = new Option<bool>("--held-out") { Description = "Use the held-out prompt set (combinations never seen in training)" };
         var outDir = new Option<string>("--out") { Description = "Folder for images, report.json and contact_sheet.png", DefaultValueFactory = _ => "shapes-eval" };
-        var size = new Option<int>("--size") { Description = "Image side in pixels", DefaultValueFactory = _ => ShapesRenderer.DefaultSize };
-        var steps = new Option<int?>("--steps") { Description = "Flow-matching sampling steps (default: the model's sampling profile)" };
-        var cfg = new Option<double?>("--cfg") { Description = "Classifier-free guidance scale (default: the model's sampling profile)" };
-        var threads = new Option<int?>("--threads") { Description = "CPU threads for libtorch" };
+        var size = new Option<int>("--size") { Description = "Image side in pixels (a multiple of 16)", DefaultValueFactory = _ => defaults.Size };
+        var steps = new Option<int>("--steps") { Description = "Flow-matching steps per image token", DefaultValueFactory = _ => defaults.Steps };
+        var cfg = new Option<double>("--cfg") { Description = "Text guidance scale (1 = off)", DefaultValueFactory = _ => defaults.Cfg };
+        var dtype = new Option<string>("--dtype") { Description = "float32 or bfloat16", DefaultValueFactory = _ => "float32" };
+        var device = new Option<string>("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
         var perCategory = new Option<int>("--per-category") { Description = "Built-in prompts per category", DefaultValueFactory = _ => ShapesEval.PerCategory };
         var groundTruth = new Option<bool>("--ground-truth") { Description = "Score the renderer's own images instead of a model (checks the scorer; expect 1.0)" };
         var cmd = new Command("eval", "Score prompt following on the Shapes benchmark: per-category and overall accuracy")
         {
-            model, prompts, seeds, heldOut, outDir, size, steps, cfg, perCategory, groundTruth, threads,
+            model, prompts, seeds, heldOut, outDir, size, steps, cfg, dtype, device, perCategory, groundTruth,
         };
         cmd.SetAction(p =>
         {
             var output = p.InvocationConfiguration.Output;
-            if (p.GetValue(threads) is { } t)
-            {
-                if (t < 1) throw new NextStepException($"--threads {t}: must be at least 1");
-                TorchSharp.torch.set_num_threads(t);
-            }
             if (p.GetValue(perCategory) < 1) throw new NextStepException($"--per-category {p.GetValue(perCategory)} is invalid (expected at least 1)");
             var set = p.GetValue(prompts) is { } file
                 ? ShapesJson.ReadPrompts(file)
                 : ShapesEval.Prompts(p.GetValue(heldOut), p.GetValue(perCategory));
             string setName = p.GetValue(prompts) ?? (p.GetValue(heldOut) ? "built-in held-out" : "built-in");
             var settings = new ShapesGenerationSettings(p.GetValue(size), p.GetValue(steps), p.GetValue(cfg));
-            ShapesImageGenerator generator = p.GetValue(groundTruth)
-                ? ShapesEval.GroundTruth(set, settings.Size)
-                : ShapesPipelineAdapter.Create(p.GetValue(model) ?? NextStep.Pipeline.DefaultModel.Path, settings);
+            using var pipeline = p.GetValue(groundTruth) ? null : NextStepPipeline.Load(p.GetValue(model) ?? DefaultModel.Path,
+                new PipelineOptions { DType = PipelineOptions.ParseDType(p.GetValue(dtype)!), Device = PipelineOptions.ParseDevice(p.GetValue(device)!) });
+            var generator = pipeline is null ? ShapesEval.GroundTruth(set, settings.Size) : ShapesPipelineAdapter.Create(pipeline, settings);
             var dir = p.GetValue(outDir)!;
             int total = set.Count * p.GetValue(seeds);
             var report = ShapesEval.Run(set, generator, p.GetValue(seeds), dir, setName,

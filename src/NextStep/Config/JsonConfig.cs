@@ -22,7 +22,53 @@ internal sealed class JsonConfig
         try { doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 64, AllowTrailingCommas = true }); }
         catch (JsonException e) { throw new NextStepException($"{path}: not valid JSON ({e.Message})"); }
         if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new NextStepException($"{path}: expected a JSON object at the top level, found {doc.RootElement.ValueKind}");
+        CheckStrings(doc.RootElement, path);
         return new JsonConfig(path, doc.RootElement.Clone());
+    }
+
+    /// <summary>
+    /// Refuses strings and keys that cannot be read as text: the parser accepts an escaped lone surrogate
+    /// (<c>"\ud800"</c>), but reading it later throws. Every string is checked here, once, so readers need not.
+    /// </summary>
+    internal static void CheckStrings(JsonElement root, string path)
+    {
+        var where = new List<string>();
+        void Walk(JsonElement e)
+        {
+            switch (e.ValueKind)
+            {
+                case JsonValueKind.Object:
+                    foreach (var p in e.EnumerateObject())
+                    {
+                        Read(() => p.Name);
+                        where.Add(p.Name);
+                        Walk(p.Value);
+                        where.RemoveAt(where.Count - 1);
+                    }
+                    break;
+                case JsonValueKind.Array:
+                    int i = 0;
+                    foreach (var item in e.EnumerateArray())
+                    {
+                        where.Add($"[{i++}]");
+                        Walk(item);
+                        where.RemoveAt(where.Count - 1);
+                    }
+                    break;
+                case JsonValueKind.String:
+                    Read(e.GetString);
+                    break;
+            }
+        }
+        void Read(Func<string?> read)
+        {
+            try { read(); }
+            catch (InvalidOperationException)
+            {
+                throw new NextStepException($"{path}: a string {(where.Count == 0 ? "at the top level" : $"under \"{string.Join("/", where)}\"")} contains an unpaired surrogate escape (such as \\ud800), which is not valid Unicode text");
+            }
+        }
+        Walk(root);
     }
 
     /// <summary>The raw JSON value of a key, or null when the key is missing or null.</summary>

@@ -7,6 +7,8 @@ public static class ImageIO
 {
     public const long MaxFileBytes = 64L * 1024 * 1024;
     public const int MaxSide = 8192;
+    /// <summary>Largest decoded image (40 megapixels, e.g. 7744x5164): checked from the header before any pixel memory is allocated.</summary>
+    public const long MaxPixels = 40_000_000;
 
     /// <summary>
     /// Decodes an image file to 8-bit RGB. Alpha is dropped without compositing and EXIF orientation is not applied
@@ -19,11 +21,21 @@ public static class ImageIO
         if (length > MaxFileBytes) throw new NextStepException($"{path}: {length} bytes is too large for an input image (limit {MaxFileBytes / (1024 * 1024)} MiB)");
         if (length == 0) throw new NextStepException($"{path}: the image file is empty");
 
-        using var data = SKData.Create(path) ?? throw new NextStepException($"{path}: cannot read the image file");
-        using var codec = SKCodec.Create(data) ?? throw new NextStepException($"{path}: not a readable image (expected PNG or JPEG)");
+        return Decode(File.ReadAllBytes(path), path);
+    }
+
+    /// <summary>Decodes encoded image bytes (PNG, JPEG, WebP) to 8-bit RGB like <see cref="Load"/>; <paramref name="what"/> names the source in errors.</summary>
+    public static RgbImage Decode(byte[] bytes, string what)
+    {
+        if (bytes.Length == 0) throw new NextStepException($"{what}: the image data is empty");
+        if (bytes.Length > MaxFileBytes) throw new NextStepException($"{what}: {bytes.Length} bytes is too large for an input image (limit {MaxFileBytes / (1024 * 1024)} MiB)");
+        using var data = SKData.CreateCopy(bytes);
+        using var codec = SKCodec.Create(data) ?? throw new NextStepException($"{what}: not a readable image (expected PNG or JPEG)");
         var (w, h) = (codec.Info.Width, codec.Info.Height);
         if (w <= 0 || h <= 0 || w > MaxSide || h > MaxSide)
-            throw new NextStepException($"{path}: image size {w}x{h} is outside the supported range (1..{MaxSide} per side)");
+            throw new NextStepException($"{what}: image size {w}x{h} is outside the supported range (1..{MaxSide} per side)");
+        if ((long)w * h > MaxPixels)
+            throw new NextStepException($"{what}: image size {w}x{h} is {(long)w * h} pixels, over the limit of {MaxPixels} ({MaxPixels / 1_000_000} megapixels)");
 
         var info = new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         var rgba = new byte[info.BytesSize];
@@ -33,7 +45,7 @@ public static class ImageIO
             {
                 var result = codec.GetPixels(info, (IntPtr)p);
                 if (result is not (SKCodecResult.Success or SKCodecResult.IncompleteInput))
-                    throw new NextStepException($"{path}: the image data is corrupt ({result})");
+                    throw new NextStepException($"{what}: the image data is corrupt ({result})");
             }
         }
         var rgb = new byte[w * h * 3];
@@ -54,18 +66,9 @@ public static class ImageIO
         var dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
         if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
 
-        var rgba = new byte[image.Width * image.Height * 4];
-        for (int i = 0, j = 0; i < image.Rgb.Length; i += 3, j += 4)
-        {
-            rgba[j] = image.Rgb[i]; rgba[j + 1] = image.Rgb[i + 1]; rgba[j + 2] = image.Rgb[i + 2]; rgba[j + 3] = 255;
-        }
-        var info = new SKImageInfo(image.Width, image.Height, SKColorType.Rgba8888, SKAlphaType.Opaque);
-        using var skImage = SKImage.FromPixelCopy(info, rgba) ?? throw new NextStepException($"{path}: cannot build an image of {image.Width}x{image.Height}");
-        using var encoded = skImage.Encode(format, format == SKEncodedImageFormat.Png ? 100 : jpegQuality)
-            ?? throw new NextStepException($"{path}: encoding as {format} failed");
+        var bytes = Encode(image, format, format == SKEncodedImageFormat.Png ? 100 : jpegQuality, path);
         try
         {
-            var bytes = encoded.ToArray();
             if (metadata is not null && format == SKEncodedImageFormat.Png) bytes = metadata.EmbedInPng(bytes);
             File.WriteAllBytes(path, bytes);
             if (metadata is not null && format != SKEncodedImageFormat.Png) File.WriteAllText(System.IO.Path.ChangeExtension(path, ".json"), metadata.ToJson(indented: true));
@@ -74,6 +77,20 @@ public static class ImageIO
         {
             throw new NextStepException($"{path}: cannot write the image ({e.Message})");
         }
+    }
+
+    /// <summary>Encodes RGB pixels as PNG or JPEG bytes; <paramref name="what"/> names the destination in errors.</summary>
+    public static byte[] Encode(RgbImage image, SKEncodedImageFormat format, int quality, string what)
+    {
+        var rgba = new byte[image.Width * image.Height * 4];
+        for (int i = 0, j = 0; i < image.Rgb.Length; i += 3, j += 4)
+        {
+            rgba[j] = image.Rgb[i]; rgba[j + 1] = image.Rgb[i + 1]; rgba[j + 2] = image.Rgb[i + 2]; rgba[j + 3] = 255;
+        }
+        var info = new SKImageInfo(image.Width, image.Height, SKColorType.Rgba8888, SKAlphaType.Opaque);
+        using var skImage = SKImage.FromPixelCopy(info, rgba) ?? throw new NextStepException($"{what}: cannot build an image of {image.Width}x{image.Height}");
+        using var encoded = skImage.Encode(format, quality) ?? throw new NextStepException($"{what}: encoding as {format} failed");
+        return encoded.ToArray();
     }
 
     /// <summary>The output format for a path; an unknown extension is an error naming it.</summary>

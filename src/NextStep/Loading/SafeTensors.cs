@@ -1,6 +1,7 @@
-using System.IO.MemoryMappedFiles;
+using Microsoft.Win32.SafeHandles;
 using System.Text;
 using System.Text.Json;
+using NextStep.Config;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -26,8 +27,9 @@ public sealed record SafeTensorsLimits
 /// A validating, memory-mapped reader of one <c>.safetensors</c> file. The header is checked completely when the
 /// file is opened: size ≤ limit, UTF-8 JSON object, known dtypes, shapes whose byte size (overflow-checked) equals the
 /// data range, ranges contiguous from 0 without gaps or overlaps, and data covering the rest of the file exactly.
-/// Tensor data is never copied into managed arrays: <see cref="Load"/> copies bytes from the mapping straight into
-/// a native libtorch tensor (any size, also over 2 GB).
+/// Tensor data is never copied into managed arrays and never mapped: <see cref="Load"/> and <see cref="ReadInto"/>
+/// read the bytes with positioned reads straight into native libtorch memory (any size, also over 2 GB), so the
+/// file's pages stay in the page cache instead of adding to the process's resident memory.
 /// </summary>
 public sealed unsafe class SafeTensorsFile : IDisposable
 {
@@ -38,9 +40,10 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         ["I16"] = (ScalarType.Int16, 2), ["I8"] = (ScalarType.Int8, 1), ["U8"] = (ScalarType.Byte, 1), ["BOOL"] = (ScalarType.Bool, 1),
     };
 
-    private readonly MemoryMappedFile? _map;
-    private readonly MemoryMappedViewAccessor? _view;
-    private readonly byte* _base;
+    /// <summary>Bytes per positioned read, and elements per staging chunk when casting.</summary>
+    private const int ReadChunk = 1 << 26;
+
+    private readonly SafeFileHandle _file;
     private readonly long _dataStart;
 
     public string Path { get; }
@@ -50,14 +53,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     private SafeTensorsFile(string path, Dictionary<string, TensorInfo> tensors, Dictionary<string, string> meta, long dataStart, long dataLength)
     {
         Path = path; Tensors = tensors; Metadata = meta; _dataStart = dataStart;
-        if (dataLength > 0)
-        {
-            _map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
-            _view = _map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-            byte* p = null;
-            _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
-            _base = p + _view.PointerOffset;
-        }
+        _file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
     }
 
     public static SafeTensorsFile Open(string path, SafeTensorsLimits? limits = null)
@@ -96,6 +92,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         catch (JsonException e) { throw new NextStepException($"{path}: header is not valid JSON ({e.Message})"); }
         using var _ = doc;
         if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new NextStepException($"{path}: header must be a JSON object");
+        JsonConfig.CheckStrings(doc.RootElement, $"{path} (header)");
         var tensors = new Dictionary<string, TensorInfo>(StringComparer.Ordinal);
         var meta = new Dictionary<string, string>();
         foreach (var prop in doc.RootElement.EnumerateObject())
@@ -152,14 +149,14 @@ public sealed unsafe class SafeTensorsFile : IDisposable
 
     public static ScalarType ScalarTypeOf(string dtype) => DTypes[dtype].Type;
 
-    /// <summary>Copies one tensor out of the mapping into a new CPU tensor, cast to <paramref name="dtype"/> when given.</summary>
+    /// <summary>Reads one tensor into a new CPU tensor, cast to <paramref name="dtype"/> when given.</summary>
     public Tensor Load(string name, ScalarType? dtype = null)
     {
-        if (!Tensors.TryGetValue(name, out var info)) throw new NextStepException($"{Path}: no tensor named \"{name}\"");
-        var (type, _) = DTypes[info.DType];
+        var info = InfoOf(name);
+        var type = DTypes[info.DType].Type;
         var t = empty(info.Shape, type);
-        if (info.ByteLength > 0)
-            Buffer.MemoryCopy(_base + _dataStart + info.Begin, (void*)t.DataPtr(), info.ByteLength, info.ByteLength);
+        try { ReadBytes(info, 0, t.DataPtr(), info.ByteLength); }
+        catch { t.Dispose(); throw; }
         if (dtype is { } want && want != type)
         {
             var cast = t.to_type(want);
@@ -169,9 +166,53 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         return t;
     }
 
-    public void Dispose()
+    /// <summary>
+    /// Reads one tensor into an existing tensor of the same shape (a model parameter), casting to its dtype. Same dtype
+    /// on a contiguous CPU target: the bytes go straight into its memory; otherwise through a bounded staging tensor
+    /// (at most 64 Mi elements), so loading never holds a second full copy of a large weight.
+    /// </summary>
+    public void ReadInto(string name, Tensor target)
     {
-        if (_view != null) { _view.SafeMemoryMappedViewHandle.ReleasePointer(); _view.Dispose(); }
-        _map?.Dispose();
+        var info = InfoOf(name);
+        if (!info.Shape.SequenceEqual(target.shape))
+            throw new NextStepException($"{Path}: tensor \"{name}\" has shape [{string.Join(", ", info.Shape)}], the target has [{string.Join(", ", target.shape)}]");
+        var (type, size) = DTypes[info.DType];
+        if (target.dtype == type && target.device_type == TorchSharp.DeviceType.CPU && target.is_contiguous())
+        {
+            ReadBytes(info, 0, target.DataPtr(), info.ByteLength);
+            return;
+        }
+        if (!target.is_contiguous()) { using var whole = Load(name); target.copy_(whole); return; }
+        using var flat = target.view(-1);
+        long n = info.NumElements, chunk = Math.Min(n, ReadChunk / size);
+        if (n == 0) return;
+        using var staging = empty(chunk, type);
+        for (long start = 0; start < n; start += chunk)
+        {
+            long count = Math.Min(chunk, n - start);
+            ReadBytes(info, start * size, staging.DataPtr(), count * size);
+            using var src = staging.narrow(0, 0, count);
+            using var dst = flat.narrow(0, start, count);
+            dst.copy_(src);
+        }
     }
+
+    private TensorInfo InfoOf(string name) =>
+        Tensors.TryGetValue(name, out var info) ? info : throw new NextStepException($"{Path}: no tensor named \"{name}\"");
+
+    /// <summary>Reads <paramref name="count"/> bytes of a tensor's data, from byte <paramref name="offset"/> within it, to native memory.</summary>
+    private void ReadBytes(TensorInfo info, long offset, IntPtr destination, long count)
+    {
+        long position = _dataStart + info.Begin + offset;
+        byte* dst = (byte*)destination;
+        while (count > 0)
+        {
+            int want = (int)Math.Min(count, ReadChunk);
+            int got = RandomAccess.Read(_file, new Span<byte>(dst, want), position);
+            if (got <= 0) throw new NextStepException($"{Path}: the file ended while reading tensor \"{info.Name}\" (was it changed while open?)");
+            dst += got; position += got; count -= got;
+        }
+    }
+
+    public void Dispose() => _file.Dispose();
 }

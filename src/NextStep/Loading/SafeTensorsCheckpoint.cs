@@ -1,4 +1,5 @@
 using System.Text.Json;
+using NextStep.Config;
 using static TorchSharp.torch;
 
 namespace NextStep.Loading;
@@ -37,11 +38,8 @@ public sealed class SafeTensorsCheckpoint : IDisposable
 
     private void OpenIndex(string index, SafeTensorsLimits? limits)
     {
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(System.IO.File.ReadAllBytes(index)); }
-        catch (JsonException e) { throw new NextStepException($"{index}: not valid JSON ({e.Message})"); }
-        using var _ = doc;
-        if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
+        // JsonConfig checks the size, UTF-8 and JSON syntax (a string with invalid UTF-8 would otherwise fail when read).
+        if (JsonConfig.Load(index).Raw("weight_map") is not { ValueKind: JsonValueKind.Object } map)
             throw new NextStepException($"{index}: expected an object with a \"weight_map\" object");
         var wanted = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         string root = Path.GetFullPath(Folder);
@@ -77,6 +75,9 @@ public sealed class SafeTensorsCheckpoint : IDisposable
 
     /// <summary>Loads one tensor by name, cast to <paramref name="dtype"/> when given (tensor by tensor: never the whole model in f32).</summary>
     public Tensor Load(string name, ScalarType? dtype = null) => File(name).Load(name, dtype);
+
+    /// <summary>Reads one tensor into an existing tensor of its shape, cast to the target's dtype (<see cref="SafeTensorsFile.ReadInto"/>).</summary>
+    public void ReadInto(string name, Tensor target) => File(name).ReadInto(name, target);
 
     public void Dispose() { foreach (var f in _files) f.Dispose(); }
 }

@@ -15,6 +15,7 @@ public sealed record TorchZipLimits
     /// <summary>Largest allowed uncompressed/compressed ratio of a deflated entry over 1 MiB.</summary>
     public long MaxCompressionRatio { get; init; } = 100;
     public int MaxRank { get; init; } = 16;
+    public int MaxTensors { get; init; } = 1_000_000;
     public PickleLimits Pickle { get; init; } = PickleLimits.Default;
     public static TorchZipLimits Default { get; } = new();
 }
@@ -47,26 +48,32 @@ public sealed class TorchZipCheckpoint : IDisposable
         if (!File.Exists(path)) throw new NextStepException($"{path}: file not found");
         using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         CheckMagic(path, fs);
-        ZipArchive zip;
-        try { zip = new ZipArchive(fs, ZipArchiveMode.Read, leaveOpen: true); }
-        catch (InvalidDataException e) { throw new NextStepException($"{path}: corrupt or truncated zip archive ({e.Message})"); }
-        using (zip)
+        try
         {
-            var archive = new Archive(path, fs.Length, zip, limits);
-            var resolver = new TorchResolver(archive, limits.MaxRank);
-            try
-            {
-                byte[] pickle = archive.ReadSmall("data.pkl", limits.Pickle.MaxPickleBytes);
-                var root = new Unpickler($"{path} ({archive.Root}/data.pkl)", pickle, resolver, limits.Pickle).Load();
-                return FromRoot(path, root, resolver);
-            }
-            catch
-            {
-                resolver.DisposeTensorsExcept([]);
-                throw;
-            }
-            finally { resolver.DisposeStorages(); }
+            using var zip = new ZipArchive(fs, ZipArchiveMode.Read, leaveOpen: true);
+            return Read(path, new Archive(path, fs.Length, zip, limits), limits);
         }
+        catch (Exception e) when (e is InvalidDataException or NotSupportedException or IOException or ArgumentException)
+        {
+            throw new NextStepException($"{path}: corrupt or truncated zip archive ({e.Message})", e);
+        }
+    }
+
+    private static TorchZipCheckpoint Read(string path, Archive archive, TorchZipLimits limits)
+    {
+        var resolver = new TorchResolver(archive, limits);
+        try
+        {
+            byte[] pickle = archive.ReadSmall("data.pkl", limits.Pickle.MaxPickleBytes);
+            var root = new Unpickler(archive.PicklePath, pickle, resolver, limits.Pickle).Load();
+            return FromRoot(path, root, resolver);
+        }
+        catch
+        {
+            resolver.DisposeTensorsExcept([]);
+            throw;
+        }
+        finally { resolver.DisposeStorages(); }
     }
 
     private static void CheckMagic(string path, FileStream fs)
@@ -112,12 +119,12 @@ public sealed class TorchZipCheckpoint : IDisposable
     {
         private readonly string _path;
         private readonly Dictionary<string, ZipArchiveEntry> _entries = new(StringComparer.Ordinal);
-        private readonly TorchZipLimits _limits;
         public string Root { get; }
+        public string PicklePath => $"{_path} ({Root}/data.pkl)";
 
         public Archive(string path, long fileLength, ZipArchive zip, TorchZipLimits limits)
         {
-            _path = path; _limits = limits;
+            _path = path;
             if (zip.Entries.Count > limits.MaxEntries) throw new NextStepException($"{path}: {zip.Entries.Count} zip entries exceed the limit of {limits.MaxEntries}");
             long total = 0;
             string? root = null;
@@ -188,7 +195,8 @@ public sealed class TorchZipCheckpoint : IDisposable
                 if (crc.GetCurrentHashAsUInt32() != e.Crc32)
                     throw new NextStepException($"{_path}: \"{Root}/{relative}\" fails its CRC-32 check (corrupt, or more data than its declared {length} bytes)");
             }
-            catch (InvalidDataException ex) { throw new NextStepException($"{_path}: \"{Root}/{relative}\" is corrupt ({ex.Message})"); }
+            catch (Exception ex) when (ex is InvalidDataException or NotSupportedException or IOException)
+            { throw new NextStepException($"{_path}: \"{Root}/{relative}\" is corrupt or uses an unsupported compression ({ex.Message})", ex); }
         }
     }
 
@@ -200,7 +208,7 @@ public sealed class TorchZipCheckpoint : IDisposable
     private sealed record AllowedGlobal(string Name);
 
     /// <summary>The allow-list: only what a state dict of plain tensors needs.</summary>
-    private sealed class TorchResolver(Archive archive, int maxRank) : IPickleResolver
+    private sealed class TorchResolver(Archive archive, TorchZipLimits limits) : IPickleResolver
     {
         private static readonly Dictionary<string, (ScalarType, int)> Storages = new()
         {
@@ -217,7 +225,7 @@ public sealed class TorchZipCheckpoint : IDisposable
 
         private readonly Dictionary<string, StorageRef> _storages = new(StringComparer.Ordinal);
         private readonly List<Tensor> _tensors = new();
-        private string File => $"{archive.Root}/data.pkl";
+        private string File => archive.PicklePath;
 
         public object ResolveGlobal(string module, string name)
         {
@@ -261,8 +269,8 @@ public sealed class TorchZipCheckpoint : IDisposable
 
         public void Build(object? target, object? state)
         {
-            // torch pickles a state dict's _metadata as BUILD state of the OrderedDict: keep it as inert data.
-            if (target is PickleDict d && state is PickleDict) { d.State = state; return; }
+            // torch pickles a state dict's _metadata (module versions) as BUILD state of the OrderedDict; it is not needed.
+            if (target is PickleDict && state is PickleDict) return;
             throw Refuse($"BUILD on {Unpickler.Describe(target)} with {Unpickler.Describe(state)}");
         }
 
@@ -316,6 +324,7 @@ public sealed class TorchZipCheckpoint : IDisposable
                     throw new NextStepException($"{File}: tensor of size [{string.Join(",", size)}], stride [{string.Join(",", stride)}], offset {offset} reaches element {last} of a {type.Name} of {storageNumel} elements");
             }
             catch (OverflowException) { throw new NextStepException($"{File}: tensor size [{string.Join(",", size)}] / stride [{string.Join(",", stride)}] / offset {offset} overflows"); }
+            if (_tensors.Count >= limits.MaxTensors) throw new NextStepException($"{File}: more than {limits.MaxTensors} tensors");
             var t = data.as_strided(size, stride, offset);
             _tensors.Add(t);
             return t;
@@ -323,8 +332,8 @@ public sealed class TorchZipCheckpoint : IDisposable
 
         private long[] Longs(object? v, string what)
         {
-            if (v is not object?[] t || t.Length > maxRank || t.Any(x => x is not long n || n < 0))
-                throw new NextStepException($"{File}: tensor {what} {Unpickler.Describe(v)} must be a tuple of at most {maxRank} non-negative integers");
+            if (v is not object?[] t || t.Length > limits.MaxRank || t.Any(x => x is not long n || n < 0))
+                throw new NextStepException($"{File}: tensor {what} {Unpickler.Describe(v)} must be a tuple of at most {limits.MaxRank} non-negative integers");
             return t.Select(x => (long)x!).ToArray();
         }
 

@@ -18,8 +18,6 @@ public sealed record PickleLimits
 public sealed class PickleDict
 {
     public OrderedDictionary<object, object?> Items { get; } = new();
-    /// <summary>The state a <c>BUILD</c> opcode attached (torch stores the state dict's <c>_metadata</c> here).</summary>
-    public object? State { get; set; }
 }
 
 /// <summary>

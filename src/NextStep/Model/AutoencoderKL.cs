@@ -7,7 +7,8 @@ namespace NextStep.Model;
 
 /// <summary>
 /// NextStep-1's FLUX-style f8ch16 VAE with the official old LDM key names (<c>encoder.*</c>, <c>decoder.*</c>), read from
-/// a folder holding <c>config.json</c> and <c>checkpoint.pt</c> (or <c>checkpoint.safetensors</c> with the same keys).
+/// a folder holding <c>config.json</c> and <c>checkpoint.pt</c> (or <c>checkpoint.safetensors</c>); diffusers key names
+/// are accepted too and renamed (see <see cref="VaeKeys"/>).
 /// <para>Decoding takes the un-scaled latent (the pipeline applies <see cref="DenormalizeLatents"/> first). Encoding gives
 /// the posterior's mean (after the optional per-patch LayerNorm) and clamped logvar; <see cref="EncodeSample"/> draws one
 /// <c>randn</c> of the mean's shape, also when <c>deterministic</c> is set, like diffusers'
@@ -20,16 +21,20 @@ public sealed class AutoencoderKL : nn.Module
     private readonly VaeDecoder _decoder;
 
     public VaeConfig Config { get; }
-    public ScalarType DType { get; private set; } = ScalarType.Float32;
-    public Device Device { get; private set; } = CPU;
+    public ScalarType DType { get; }
+    public Device Device { get; }
     /// <summary>Checkpoint keys the model does not use (the official loader is non-strict and ignores them too).</summary>
     public IReadOnlyList<string> IgnoredKeys { get; private set; } = [];
 
-    private AutoencoderKL(VaeConfig config) : base(nameof(AutoencoderKL))
+    /// <summary>The architecture with uninitialised weights (no random numbers drawn); <see cref="FromStateDict"/> fills them.</summary>
+    internal AutoencoderKL(VaeConfig config, ScalarType dtype, Device device) : base(nameof(AutoencoderKL))
     {
         Config = config;
-        register_module("encoder", _encoder = new VaeEncoder(config));
-        register_module("decoder", _decoder = new VaeDecoder(config));
+        DType = dtype;
+        Device = device;
+        register_module("encoder", _encoder = new VaeEncoder(config, dtype, device));
+        register_module("decoder", _decoder = new VaeDecoder(config, dtype, device));
+        eval();
     }
 
     /// <summary>Loads <c>config.json</c> and the weights from <paramref name="vaeFolder"/>.</summary>
@@ -54,12 +59,15 @@ public sealed class AutoencoderKL : nn.Module
     }
 
     /// <summary>
-    /// Builds the VAE from a state dict with the official key names. Every parameter must be present with the exact shape
-    /// (errors name the keys); extra keys are listed in <see cref="IgnoredKeys"/>. The weights are copied, not kept.
+    /// Builds the VAE from a state dict with the official old LDM key names (diffusers names are renamed first). Every
+    /// parameter must be present with the exact shape (a Linear [out, in] is accepted for a 1×1 conv); errors name the
+    /// keys. Extra keys are listed in <see cref="IgnoredKeys"/>. The weights are copied (cast to <paramref name="dtype"/>,
+    /// moved to <paramref name="device"/>), not kept; no random numbers are drawn.
     /// </summary>
     public static AutoencoderKL FromStateDict(VaeConfig config, IReadOnlyDictionary<string, Tensor> weights, string source, ScalarType dtype = ScalarType.Float32, Device? device = null)
     {
-        var vae = new AutoencoderKL(config);
+        if (VaeKeys.IsDiffusersLayout(weights.Keys)) weights = RenameDiffusers(weights, config, source);
+        var vae = new AutoencoderKL(config, dtype, device ?? CPU);
         try
         {
             var missing = new List<string>();
@@ -71,9 +79,11 @@ public sealed class AutoencoderKL : nn.Module
                 {
                     if (!weights.TryGetValue(name, out var w)) { missing.Add(name); continue; }
                     used.Add(name);
-                    if (!w.shape.SequenceEqual(p.shape)) { misShaped.Add($"{name} is [{string.Join(",", w.shape)}], expected [{string.Join(",", p.shape)}]"); continue; }
+                    bool linearForConv = w.dim() == 2 && p.dim() == 4 && p.shape[2] == 1 && p.shape[3] == 1 && w.shape.SequenceEqual(p.shape[..2]);
+                    if (!w.shape.SequenceEqual(p.shape) && !linearForConv) { misShaped.Add($"{name} is [{string.Join(",", w.shape)}], expected [{string.Join(",", p.shape)}]"); continue; }
                     if (!w.is_floating_point()) { misShaped.Add($"{name} has dtype {w.dtype}, expected a floating-point type"); continue; }
-                    p.copy_(w);
+                    using var shaped = w.reshape(p.shape);
+                    p.copy_(shaped);
                 }
             }
             if (missing.Count > 0 || misShaped.Count > 0)
@@ -84,10 +94,6 @@ public sealed class AutoencoderKL : nn.Module
                 throw new NextStepException($"{source}: the VAE weights do not match config.json (ch {config.Ch}, ch_mult [{string.Join(",", config.ChMult)}], num_res_blocks {config.NumResBlocks}, z_channels {config.ZChannels}): {string.Join("; ", parts)}");
             }
             vae.IgnoredKeys = weights.Keys.Where(k => !used.Contains(k)).Order(StringComparer.Ordinal).ToList();
-            vae.DType = dtype;
-            vae.Device = device ?? CPU;
-            vae.to(vae.Device, dtype);
-            vae.eval();
             return vae;
         }
         catch { vae.Dispose(); throw; }
@@ -122,6 +128,17 @@ public sealed class AutoencoderKL : nn.Module
         using var scaledNoise = std * noise;
         using var sample = mean + scaledNoise;
         return (_decoder.call(sample), mean, logvar);
+    }
+
+    private static Dictionary<string, Tensor> RenameDiffusers(IReadOnlyDictionary<string, Tensor> weights, VaeConfig config, string source)
+    {
+        var renamed = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (key, tensor) in weights)
+        {
+            string name = VaeKeys.FromDiffusers(key, config.ChMult.Length);
+            if (!renamed.TryAdd(name, tensor)) throw new NextStepException($"{source}: two tensors map to the VAE key \"{name}\" (one is \"{key}\")");
+        }
+        return renamed;
     }
 
     /// <summary>Spatial down factor 2^(levels − 1).</summary>

@@ -56,9 +56,19 @@ public sealed class ResBlock : nn.Module<Tensor, Tensor, Tensor>
     public override Tensor forward(Tensor x, Tensor y)
     {
         using var scope = NewDisposeScope();
-        var m = adaLN_modulation.forward(y).chunk(3, -1);
-        var h = mlp.forward(in_ln.forward(x) * (m[1] + 1) + m[0]);
-        return (x + m[2] * h).MoveToOuterDisposeScope();
+        var m = Modulation(y);
+        return Modulated(x, m[0], m[1] + 1, m[2]).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>(shift, scale, gate) = chunks of Linear(SiLU(y)); they depend only on (t, c).</summary>
+    public Tensor[] Modulation(Tensor y) => adaLN_modulation.forward(y).chunk(3, -1);
+
+    /// <summary>x + gate · MLP(LN(x)·scalePlusOne + shift).</summary>
+    public Tensor Modulated(Tensor x, Tensor shift, Tensor scalePlusOne, Tensor gate)
+    {
+        using var scope = NewDisposeScope();
+        var h = mlp.forward(in_ln.forward(x) * scalePlusOne + shift);
+        return (x + gate * h).MoveToOuterDisposeScope();
     }
 }
 
@@ -80,8 +90,18 @@ public sealed class FinalLayer : nn.Module<Tensor, Tensor, Tensor>
     public override Tensor forward(Tensor x, Tensor y)
     {
         using var scope = NewDisposeScope();
-        var m = adaLN_modulation.forward(y).chunk(2, -1);
-        return linear.forward(norm_final.forward(x) * (m[1] + 1) + m[0]).MoveToOuterDisposeScope();
+        var m = Modulation(y);
+        return Modulated(x, m[0], m[1] + 1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>(shift, scale) = chunks of Linear(SiLU(y)).</summary>
+    public Tensor[] Modulation(Tensor y) => adaLN_modulation.forward(y).chunk(2, -1);
+
+    /// <summary>Linear(LN(x)·scalePlusOne + shift).</summary>
+    public Tensor Modulated(Tensor x, Tensor shift, Tensor scalePlusOne)
+    {
+        using var scope = NewDisposeScope();
+        return linear.forward(norm_final.forward(x) * scalePlusOne + shift).MoveToOuterDisposeScope();
     }
 }
 
@@ -121,6 +141,19 @@ public sealed class SimpleMLPAdaLN : nn.Module<Tensor, Tensor, Tensor, Tensor>
         foreach (var block in res_blocks) h = block.forward(h, y);
         return final_layer.forward(h, y).MoveToOuterDisposeScope();
     }
+
+    internal TimestepEmbedder TimeEmbed => time_embed;
+    internal Linear CondEmbed => cond_embed;
+    internal Linear InputProj => input_proj;
+    internal IList<ResBlock> Blocks => res_blocks;
+    internal FinalLayer Final => final_layer;
+
+    /// <summary>
+    /// The network with the condition rows <paramref name="c"/> fixed and the sampler's time grid known in advance:
+    /// the condition embedding and every adaLN modulation are computed once for all grid points (one batched
+    /// matmul per layer instead of one per step). See <see cref="ConditionedHead"/>.
+    /// </summary>
+    public ConditionedHead Condition(Tensor c, Tensor times) => new(this, c, times);
 }
 
 /// <summary>The official <c>FlowMatchingHead</c> wrapper: its only child is <c>net</c> (keys <c>image_head.net.*</c>).</summary>

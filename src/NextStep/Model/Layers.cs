@@ -16,42 +16,92 @@ internal static class Parameters
         => new(empty(shape, dtype, device), requires_grad: false);
 }
 
-/// <summary><c>y = x·Wᵀ + b</c>; weight [out, in], optional bias [out].</summary>
-public sealed class Linear : nn.Module<Tensor, Tensor>
+/// <summary>
+/// <c>y = x·Wᵀ + b</c>; weight [out, in], optional bias [out]. With <c>int8</c> the weight is stored as int8 with a
+/// float32 scale per output row (non-persistent buffer <c>weight_scale</c>) and dequantized per call
+/// (<see cref="QuantizedLinear"/>); loading quantizes the checkpoint's float weight (<see cref="LoadWeight"/>).
+/// </summary>
+public sealed class Linear : nn.Module<Tensor, Tensor>, IInt8Weight
 {
     private readonly Parameter weight;
     private readonly Parameter? bias;
+    private readonly Tensor? weight_scale;
 
-    public Linear(long inFeatures, long outFeatures, bool hasBias, ScalarType dtype, Device device) : base(nameof(Linear))
+    public Linear(long inFeatures, long outFeatures, bool hasBias, ScalarType dtype, Device device, bool int8 = false) : base(nameof(Linear))
     {
-        weight = Parameters.Empty([outFeatures, inFeatures], dtype, device);
+        weight = Parameters.Empty([outFeatures, inFeatures], int8 ? ScalarType.Int8 : dtype, device);
         bias = hasBias ? Parameters.Empty([outFeatures], dtype, device) : null;
+        if (int8) weight_scale = ones(outFeatures, ScalarType.Float32, device);
+        if (weight_scale is not null) register_buffer("weight_scale", weight_scale, persistent: false);
         RegisterComponents();
     }
 
     public Tensor Weight => weight;
+    /// <summary>Per-output-row float32 scales of an int8 weight; null for a float weight.</summary>
+    public Tensor? WeightScale => weight_scale;
+    public bool IsInt8 => weight_scale is not null;
 
-    public override Tensor forward(Tensor x) => nn.functional.linear(x, weight, bias);
+    /// <summary>Sets the weight from a float tensor [out, in] (quantized when the layer is int8).</summary>
+    public void LoadWeight(Tensor source) => Int8Weights.Load(weight, weight_scale, source);
+
+    public override Tensor forward(Tensor x) => weight_scale is null
+        ? nn.functional.linear(x, weight, bias)
+        : QuantizedLinear.Forward(x, weight, weight_scale, bias);
 }
 
-/// <summary>Lookup table [vocab, hidden].</summary>
-public sealed class Embedding : nn.Module<Tensor, Tensor>
+/// <summary>
+/// Lookup table [vocab, hidden]. With <c>int8</c> the rows are stored as int8 with a float32 scale per row
+/// (<see cref="QuantizedLinear.Quantize"/>); a lookup dequantizes only the selected rows, to <paramref name="dtype"/>.
+/// </summary>
+public sealed class Embedding : nn.Module<Tensor, Tensor>, IInt8Weight
 {
     private readonly Parameter weight;
+    private readonly Tensor? weight_scale;
+    private readonly ScalarType _dtype;
 
-    public Embedding(long count, long dim, ScalarType dtype, Device device) : base(nameof(Embedding))
+    public Embedding(long count, long dim, ScalarType dtype, Device device, bool int8 = false) : base(nameof(Embedding))
     {
-        weight = Parameters.Empty([count, dim], dtype, device);
+        _dtype = dtype;
+        weight = Parameters.Empty([count, dim], int8 ? ScalarType.Int8 : dtype, device);
+        if (int8) weight_scale = ones(count, ScalarType.Float32, device);
+        if (weight_scale is not null) register_buffer("weight_scale", weight_scale, persistent: false);
         RegisterComponents();
     }
 
     public Tensor Weight => weight;
+    public Tensor? WeightScale => weight_scale;
+    public bool IsInt8 => weight_scale is not null;
+
+    public void LoadWeight(Tensor source) => Int8Weights.Load(weight, weight_scale, source);
 
     public override Tensor forward(Tensor ids)
     {
         using var flat = ids.reshape(-1);
         using var rows = weight.index_select(0, flat);
-        return rows.reshape([.. ids.shape, weight.shape[1]]);
+        if (weight_scale is null) return rows.reshape([.. ids.shape, weight.shape[1]]);
+        using var scales = weight_scale.index_select(0, flat);
+        using var deq = QuantizedLinear.Dequantize(rows, scales, _dtype);
+        return deq.reshape([.. ids.shape, weight.shape[1]]);
+    }
+}
+
+/// <summary>A module whose <c>weight</c> may be stored as int8 with per-row scales (filled by quantizing a float tensor).</summary>
+public interface IInt8Weight
+{
+    bool IsInt8 { get; }
+    Tensor? WeightScale { get; }
+    /// <summary>Sets the weight from a float tensor of its shape (quantized when the module is int8).</summary>
+    void LoadWeight(Tensor source);
+}
+
+internal static class Int8Weights
+{
+    public static void Load(Tensor weight, Tensor? scale, Tensor source)
+    {
+        using var _ = no_grad();
+        if (scale is null) { weight.copy_(source); return; }
+        var (q, s) = QuantizedLinear.Quantize(source);
+        using (q) using (s) { weight.copy_(q); scale.copy_(s); }
     }
 }
 
@@ -92,6 +142,8 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
         weight = Parameters.Empty([dim], dtype, device);
         RegisterComponents();
     }
+
+    public Tensor Weight => weight;
 
     public override Tensor forward(Tensor x)
     {

@@ -33,11 +33,14 @@ public sealed class NextStepModel : Qwen2Decoder
     private readonly FlowMatchingHead image_head;
     private readonly Tensor? gen_pos_embed;
 
-    /// <summary>Builds the model with uninitialised weights (fill them with <see cref="WeightLoader"/> or use <see cref="Load"/>).</summary>
-    public NextStepModel(NextStepConfig c, NextStepLayout layout, ScalarType dtype = ScalarType.Float32, Device? device = null, RopeInvFreq rope = RopeInvFreq.ModelDType)
-        : base(nameof(NextStepModel), c, layout.Biases, rope, dtype, device ??= CPU)
+    /// <summary>
+    /// Builds the model with uninitialised weights (fill them with <see cref="WeightLoader"/> or use <see cref="Load"/>).
+    /// <paramref name="int8"/> stores the decoder's linear weights, <c>embed_tokens</c> and <c>lm_head</c> as int8 with per-row scales.
+    /// </summary>
+    public NextStepModel(NextStepConfig c, NextStepLayout layout, ScalarType dtype = ScalarType.Float32, Device? device = null, RopeInvFreq rope = RopeInvFreq.ModelDType, bool int8 = false)
+        : base(nameof(NextStepModel), c, layout.Biases, rope, dtype, device ??= CPU, int8)
     {
-        if (!c.TieWordEmbeddings) lm_head = new Linear(c.HiddenSize, c.VocabSize, false, dtype, device);
+        if (!c.TieWordEmbeddings) lm_head = new Linear(c.HiddenSize, c.VocabSize, false, dtype, device, int8);
         if (layout.BeforeLmHead) before_lm_head = new Linear(c.HiddenSize, c.HiddenSize, true, dtype, device);
         image_in_projector = new Linear(c.TokenDim, c.HiddenSize, true, dtype, device);
         image_out_projector = new Linear(c.HiddenSize, c.HiddenSize, true, dtype, device);
@@ -51,7 +54,7 @@ public sealed class NextStepModel : Qwen2Decoder
     /// <paramref name="dtype"/> on <paramref name="device"/>. Strict: every weight must be present with its shape;
     /// unexpected tensors are errors except <c>gen_pos_embed</c> (kept when present) and a tied <c>lm_head.weight</c>.
     /// </summary>
-    public static NextStepModel Load(string modelFolder, ScalarType dtype = ScalarType.Float32, Device? device = null, RopeInvFreq rope = RopeInvFreq.ModelDType)
+    public static NextStepModel Load(string modelFolder, ScalarType dtype = ScalarType.Float32, Device? device = null, RopeInvFreq rope = RopeInvFreq.ModelDType, bool int8 = false)
     {
         if (!Directory.Exists(modelFolder)) throw new NextStepException($"{modelFolder}: model folder not found");
         var config = NextStepConfig.Load(Path.Combine(modelFolder, "config.json"));
@@ -63,7 +66,7 @@ public sealed class NextStepModel : Qwen2Decoder
             throw new NextStepException($"{modelFolder}: config.json sets use_gen_pos_embed but the checkpoint has no \"gen_pos_embed\" tensor");
         if (layout.GenPosEmbedShape is { } s && (s.Length != 3 || s[0] != 1 || s[2] != config.HiddenSize))
             throw new NextStepException($"{modelFolder}: \"gen_pos_embed\" has shape [{string.Join(", ", s)}], expected [1, grid², {config.HiddenSize}]");
-        var model = new NextStepModel(config, layout, dtype, device, rope);
+        var model = new NextStepModel(config, layout, dtype, device, rope, int8);
         try
         {
             WeightLoader.Load(model, ck, config.TieWordEmbeddings ? new HashSet<string> { "lm_head.weight" } : null);
@@ -113,7 +116,9 @@ public sealed class NextStepModel : Qwen2Decoder
     {
         using var scope = NewDisposeScope();
         var h = before_lm_head?.forward(hidden) ?? hidden;
-        var logits = lm_head?.forward(h) ?? nn.functional.linear(h, embed_tokens.Weight);
+        var logits = lm_head?.forward(h) ?? (embed_tokens.WeightScale is { } scale
+            ? QuantizedLinear.Forward(h, embed_tokens.Weight, scale, null)
+            : nn.functional.linear(h, embed_tokens.Weight));
         return logits.MoveToOuterDisposeScope();
     }
 

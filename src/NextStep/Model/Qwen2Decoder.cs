@@ -63,13 +63,13 @@ public sealed class Attention : nn.Module
     private readonly Linear q_proj, k_proj, v_proj, o_proj;
     private readonly int _heads, _kvHeads, _headDim;
 
-    public Attention(NextStepConfig c, bool qkvBias, bool oBias, ScalarType dtype, Device device) : base(nameof(Attention))
+    public Attention(NextStepConfig c, bool qkvBias, bool oBias, ScalarType dtype, Device device, bool int8 = false) : base(nameof(Attention))
     {
         _heads = c.NumAttentionHeads; _kvHeads = c.NumKeyValueHeads; _headDim = c.HeadDim;
-        q_proj = new Linear(c.HiddenSize, _heads * _headDim, qkvBias, dtype, device);
-        k_proj = new Linear(c.HiddenSize, _kvHeads * _headDim, qkvBias, dtype, device);
-        v_proj = new Linear(c.HiddenSize, _kvHeads * _headDim, qkvBias, dtype, device);
-        o_proj = new Linear(_heads * _headDim, c.HiddenSize, oBias, dtype, device);
+        q_proj = new Linear(c.HiddenSize, _heads * _headDim, qkvBias, dtype, device, int8);
+        k_proj = new Linear(c.HiddenSize, _kvHeads * _headDim, qkvBias, dtype, device, int8);
+        v_proj = new Linear(c.HiddenSize, _kvHeads * _headDim, qkvBias, dtype, device, int8);
+        o_proj = new Linear(_heads * _headDim, c.HiddenSize, oBias, dtype, device, int8);
         RegisterComponents();
     }
 
@@ -83,12 +83,11 @@ public sealed class Attention : nn.Module
         var k = RotaryEmbedding.Apply(k_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2), cos, sin);
         var v = v_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);
         if (cache != null) (k, v) = cache.Append(layer, k, v);
-        // GQA without copying K/V: query heads g·G … g·G+G−1 share KV head g, so fold each group's queries
-        // into one sequence of G·T rows attending to that KV head (the mask repeated per group member).
+        // GQA without repeating K/V: query head h uses kv head h / groups, so the queries of one kv head are
+        // stacked as [B, kv, groups·T, d] and attend to that head's keys; the mask is already [B, 1, groups·T, S].
         int groups = _heads / _kvHeads;
         var qg = q.reshape(b, _kvHeads, groups * t, _headDim);
-        var mg = groups > 1 ? mask.repeat(1, 1, groups, 1) : mask;
-        var o = nn.functional.scaled_dot_product_attention(qg, k, v, mg).view(b, _heads, t, _headDim);
+        var o = nn.functional.scaled_dot_product_attention(qg, k, v, mask).view(b, _heads, t, _headDim);
         return o_proj.forward(o.transpose(1, 2).reshape(b, t, _heads * _headDim)).MoveToOuterDisposeScope();
     }
 }
@@ -98,11 +97,11 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
 {
     private readonly Linear gate_proj, up_proj, down_proj;
 
-    public Mlp(NextStepConfig c, bool bias, ScalarType dtype, Device device) : base(nameof(Mlp))
+    public Mlp(NextStepConfig c, bool bias, ScalarType dtype, Device device, bool int8 = false) : base(nameof(Mlp))
     {
-        gate_proj = new Linear(c.HiddenSize, c.IntermediateSize, bias, dtype, device);
-        up_proj = new Linear(c.HiddenSize, c.IntermediateSize, bias, dtype, device);
-        down_proj = new Linear(c.IntermediateSize, c.HiddenSize, bias, dtype, device);
+        gate_proj = new Linear(c.HiddenSize, c.IntermediateSize, bias, dtype, device, int8);
+        up_proj = new Linear(c.HiddenSize, c.IntermediateSize, bias, dtype, device, int8);
+        down_proj = new Linear(c.IntermediateSize, c.HiddenSize, bias, dtype, device, int8);
         RegisterComponents();
     }
 
@@ -120,12 +119,12 @@ public sealed class DecoderLayer : nn.Module
     private readonly Attention self_attn;
     private readonly Mlp mlp;
 
-    public DecoderLayer(NextStepConfig c, Biases biases, ScalarType dtype, Device device) : base(nameof(DecoderLayer))
+    public DecoderLayer(NextStepConfig c, Biases biases, ScalarType dtype, Device device, bool int8 = false) : base(nameof(DecoderLayer))
     {
         input_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps, dtype, device);
-        self_attn = new Attention(c, biases.Qkv, biases.O, dtype, device);
+        self_attn = new Attention(c, biases.Qkv, biases.O, dtype, device, int8);
         post_attention_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps, dtype, device);
-        mlp = new Mlp(c, biases.Mlp, dtype, device);
+        mlp = new Mlp(c, biases.Mlp, dtype, device, int8);
         RegisterComponents();
     }
 
@@ -153,17 +152,17 @@ public abstract class Qwen2Decoder : nn.Module
 
     public NextStepConfig Config { get; }
 
-    protected Qwen2Decoder(string name, NextStepConfig c, Biases biases, RopeInvFreq rope, ScalarType dtype, Device device) : base(name)
+    protected Qwen2Decoder(string name, NextStepConfig c, Biases biases, RopeInvFreq rope, ScalarType dtype, Device device, bool int8 = false) : base(name)
     {
         Config = c;
-        embed_tokens = new Embedding(c.VocabSize, c.HiddenSize, dtype, device);
-        layers = new ModuleList<DecoderLayer>(Enumerable.Range(0, c.NumHiddenLayers).Select(_ => new DecoderLayer(c, biases, dtype, device)).ToArray());
+        embed_tokens = new Embedding(c.VocabSize, c.HiddenSize, dtype, device, int8);
+        layers = new ModuleList<DecoderLayer>(Enumerable.Range(0, c.NumHiddenLayers).Select(_ => new DecoderLayer(c, biases, dtype, device, int8)).ToArray());
         norm = new RmsNorm(c.HiddenSize, c.RmsNormEps, dtype, device);
         var roundTo = rope switch { RopeInvFreq.Float32 => ScalarType.Float32, RopeInvFreq.Bf16Rounded => ScalarType.BFloat16, _ => dtype };
         _rope = new RotaryEmbedding(c.HeadDim, c.RopeTheta, roundTo, device);
     }
 
-    public ScalarType DType => embed_tokens.Weight.dtype;
+    public ScalarType DType => norm.Weight.dtype;
     public Device Device => embed_tokens.Weight.device;
 
     /// <summary>A fresh cache for <paramref name="batch"/> rows and up to <paramref name="capacity"/> positions.</summary>
@@ -185,7 +184,7 @@ public abstract class Qwen2Decoder : nn.Module
         int past = cache?.Length ?? 0;
         var padMask = NewPositionsMask(attentionMask, b, t, past);
         var keyValid = cache != null ? cache.BeginStep(padMask) : padMask.to_type(ScalarType.Bool);
-        var mask = AdditiveMask(keyValid, past, t);
+        var mask = AdditiveMask(keyValid, past, t, Config.NumAttentionHeads / Config.NumKeyValueHeads);
         var (cos, sin) = _rope.Table(past, t, inputsEmbeds.dtype);
         var h = inputsEmbeds;
         for (int i = 0; i < layers.Count; i++) h = layers[i].Forward(h, cos, sin, mask, cache, i);
@@ -201,13 +200,17 @@ public abstract class Qwen2Decoder : nn.Module
         return attentionMask.narrow(1, attentionMask.shape[1] - t, t).to(ScalarType.Bool, Device);
     }
 
-    /// <summary>Additive mask [B, 1, T, S]: 0 where key slot j ≤ query slot and j holds a real token, else the dtype's minimum.</summary>
-    private Tensor AdditiveMask(Tensor keyValid, int past, long t)
+    /// <summary>
+    /// Additive mask [B, 1, groups·T, S] (the T query rows repeated for each of the <paramref name="groups"/> query
+    /// heads that share a kv head): 0 where key slot j ≤ query slot and j holds a real token, else the dtype's minimum.
+    /// </summary>
+    private Tensor AdditiveMask(Tensor keyValid, int past, long t, int groups)
     {
-        long s = keyValid.shape[1];
+        long b = keyValid.shape[0], s = keyValid.shape[1];
         var queries = arange(past, past + t, ScalarType.Int64, Device).unsqueeze(1);
         var keys = arange(0, s, ScalarType.Int64, Device).unsqueeze(0);
         var allowed = keys.le(queries).unsqueeze(0).unsqueeze(0).logical_and(keyValid.unsqueeze(1).unsqueeze(1));
-        return zeros(allowed.shape, DType, Device).masked_fill(allowed.logical_not(), finfo(DType).min);
+        var mask = zeros(allowed.shape, DType, Device).masked_fill(allowed.logical_not(), finfo(DType).min);
+        return groups == 1 ? mask : mask.expand(b, groups, t, s).reshape(b, 1, groups * t, s);
     }
 }

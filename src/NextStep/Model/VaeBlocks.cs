@@ -1,16 +1,48 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
-using static TorchSharp.torch.nn;
 
 namespace NextStep.Model;
 
-/// <summary>Building blocks of the FLUX-style VAE (old LDM key names). Forwards free their temporaries as they go.</summary>
+/// <summary>
+/// 2-D convolution with bias, weight [out, in, k, k]. Parameters are allocated uninitialised in the target dtype and
+/// device (no random init: loading never consumes the global generator).
+/// </summary>
+internal sealed class ConvLayer : nn.Module<Tensor, Tensor>
+{
+    private readonly Parameter weight, bias;
+    private readonly long _stride, _padding;
+
+    public ConvLayer(long inChannels, long outChannels, long kernel, long stride, long padding, ScalarType dtype, Device device) : base(nameof(ConvLayer))
+    {
+        weight = Parameters.Empty([outChannels, inChannels, kernel, kernel], dtype, device);
+        bias = Parameters.Empty([outChannels], dtype, device);
+        _stride = stride;
+        _padding = padding;
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x) => nn.functional.conv2d(x, weight, bias, strides: [_stride, _stride], padding: [_padding, _padding]);
+}
+
+/// <summary>GroupNorm with 32 groups, eps 1e-6 and affine weight/bias [C], as every VAE norm.</summary>
+internal sealed class GroupNormLayer : nn.Module<Tensor, Tensor>
+{
+    private readonly Parameter weight, bias;
+
+    public GroupNormLayer(long channels, ScalarType dtype, Device device) : base(nameof(GroupNormLayer))
+    {
+        weight = Parameters.Empty([channels], dtype, device);
+        bias = Parameters.Empty([channels], dtype, device);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x) => nn.functional.group_norm(x, 32, weight, bias, 1e-6);
+}
+
+/// <summary>Helpers shared by the VAE blocks. Forwards free their temporaries as they go.</summary>
 internal static class VaeOps
 {
-    /// <summary>GroupNorm(32 groups, eps 1e-6, affine) as every VAE norm uses.</summary>
-    public static GroupNorm Norm(long channels) => GroupNorm(32, channels, 1e-6, affine: true);
-
     /// <summary>swish(x) = x·sigmoid(x), computed in place on a temporary the caller owns.</summary>
     public static Tensor SwishInPlace(Tensor t)
     {
@@ -27,19 +59,19 @@ internal static class VaeOps
 }
 
 /// <summary>norm1 → swish → conv1 → norm2 → swish → conv2, plus the input (through a 1×1 nin_shortcut when channels change).</summary>
-internal sealed class ResnetBlock : Module<Tensor, Tensor>
+internal sealed class ResnetBlock : nn.Module<Tensor, Tensor>
 {
-    private readonly GroupNorm _norm1, _norm2;
-    private readonly Conv2d _conv1, _conv2;
-    private readonly Conv2d? _ninShortcut;
+    private readonly GroupNormLayer _norm1, _norm2;
+    private readonly ConvLayer _conv1, _conv2;
+    private readonly ConvLayer? _ninShortcut;
 
-    public ResnetBlock(long inChannels, long outChannels) : base(nameof(ResnetBlock))
+    public ResnetBlock(long inChannels, long outChannels, ScalarType dtype, Device device) : base(nameof(ResnetBlock))
     {
-        register_module("norm1", _norm1 = VaeOps.Norm(inChannels));
-        register_module("conv1", _conv1 = Conv2d(inChannels, outChannels, 3, padding: 1));
-        register_module("norm2", _norm2 = VaeOps.Norm(outChannels));
-        register_module("conv2", _conv2 = Conv2d(outChannels, outChannels, 3, padding: 1));
-        if (inChannels != outChannels) register_module("nin_shortcut", _ninShortcut = Conv2d(inChannels, outChannels, 1));
+        register_module("norm1", _norm1 = new GroupNormLayer(inChannels, dtype, device));
+        register_module("conv1", _conv1 = new ConvLayer(inChannels, outChannels, 3, 1, 1, dtype, device));
+        register_module("norm2", _norm2 = new GroupNormLayer(outChannels, dtype, device));
+        register_module("conv2", _conv2 = new ConvLayer(outChannels, outChannels, 3, 1, 1, dtype, device));
+        if (inChannels != outChannels) register_module("nin_shortcut", _ninShortcut = new ConvLayer(inChannels, outChannels, 1, 1, 0, dtype, device));
     }
 
     public override Tensor forward(Tensor x)
@@ -55,18 +87,18 @@ internal sealed class ResnetBlock : Module<Tensor, Tensor>
 }
 
 /// <summary>Single-head self-attention over all H·W positions (C-dim vectors, scale 1/√C), 1×1-conv projections, residual.</summary>
-internal sealed class AttnBlock : Module<Tensor, Tensor>
+internal sealed class AttnBlock : nn.Module<Tensor, Tensor>
 {
-    private readonly GroupNorm _norm;
-    private readonly Conv2d _q, _k, _v, _projOut;
+    private readonly GroupNormLayer _norm;
+    private readonly ConvLayer _q, _k, _v, _projOut;
 
-    public AttnBlock(long channels) : base(nameof(AttnBlock))
+    public AttnBlock(long channels, ScalarType dtype, Device device) : base(nameof(AttnBlock))
     {
-        register_module("norm", _norm = VaeOps.Norm(channels));
-        register_module("q", _q = Conv2d(channels, channels, 1));
-        register_module("k", _k = Conv2d(channels, channels, 1));
-        register_module("v", _v = Conv2d(channels, channels, 1));
-        register_module("proj_out", _projOut = Conv2d(channels, channels, 1));
+        register_module("norm", _norm = new GroupNormLayer(channels, dtype, device));
+        register_module("q", _q = new ConvLayer(channels, channels, 1, 1, 0, dtype, device));
+        register_module("k", _k = new ConvLayer(channels, channels, 1, 1, 0, dtype, device));
+        register_module("v", _v = new ConvLayer(channels, channels, 1, 1, 0, dtype, device));
+        register_module("proj_out", _projOut = new ConvLayer(channels, channels, 1, 1, 0, dtype, device));
     }
 
     public override Tensor forward(Tensor x)
@@ -74,7 +106,7 @@ internal sealed class AttnBlock : Module<Tensor, Tensor>
         long b = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3];
         using var normed = _norm.call(x);
         // [b, c, h, w] → [b, 1, h·w, c]
-        Tensor Tokens(Conv2d proj)
+        Tensor Tokens(ConvLayer proj)
         {
             using var y = proj.call(normed);
             using var t = y.reshape(b, 1, c, h * w).transpose(2, 3);
@@ -83,7 +115,7 @@ internal sealed class AttnBlock : Module<Tensor, Tensor>
         using var q = Tokens(_q);
         using var k = Tokens(_k);
         using var v = Tokens(_v);
-        using var attended = functional.scaled_dot_product_attention(q, k, v);
+        using var attended = nn.functional.scaled_dot_product_attention(q, k, v);
         using var image = attended.transpose(2, 3).reshape(b, c, h, w);
         using var projected = _projOut.call(image);
         return x + projected;
@@ -91,50 +123,50 @@ internal sealed class AttnBlock : Module<Tensor, Tensor>
 }
 
 /// <summary>Zero-pad right and bottom by one, then a 3×3 stride-2 conv without padding.</summary>
-internal sealed class Downsample : Module<Tensor, Tensor>
+internal sealed class Downsample : nn.Module<Tensor, Tensor>
 {
-    private readonly Conv2d _conv;
+    private readonly ConvLayer _conv;
 
-    public Downsample(long channels) : base(nameof(Downsample))
+    public Downsample(long channels, ScalarType dtype, Device device) : base(nameof(Downsample))
     {
-        register_module("conv", _conv = Conv2d(channels, channels, 3, stride: 2, padding: 0L));
+        register_module("conv", _conv = new ConvLayer(channels, channels, 3, 2, 0, dtype, device));
     }
 
     public override Tensor forward(Tensor x)
     {
-        using var padded = functional.pad(x, [0, 1, 0, 1], PaddingModes.Constant, 0);
+        using var padded = nn.functional.pad(x, [0, 1, 0, 1], PaddingModes.Constant, 0);
         return _conv.call(padded);
     }
 }
 
 /// <summary>Nearest-neighbour ×2, then a 3×3 conv.</summary>
-internal sealed class Upsample : Module<Tensor, Tensor>
+internal sealed class Upsample : nn.Module<Tensor, Tensor>
 {
-    private readonly Conv2d _conv;
+    private readonly ConvLayer _conv;
 
-    public Upsample(long channels) : base(nameof(Upsample))
+    public Upsample(long channels, ScalarType dtype, Device device) : base(nameof(Upsample))
     {
-        register_module("conv", _conv = Conv2d(channels, channels, 3, padding: 1));
+        register_module("conv", _conv = new ConvLayer(channels, channels, 3, 1, 1, dtype, device));
     }
 
     public override Tensor forward(Tensor x)
     {
-        using var up = functional.interpolate(x, scale_factor: [2.0, 2.0], mode: InterpolationMode.Nearest);
+        using var up = nn.functional.interpolate(x, scale_factor: [2.0, 2.0], mode: InterpolationMode.Nearest);
         return _conv.call(up);
     }
 }
 
 /// <summary>The mid section shared by encoder and decoder: block_1, attn_1, block_2.</summary>
-internal sealed class VaeMid : Module<Tensor, Tensor>
+internal sealed class VaeMid : nn.Module<Tensor, Tensor>
 {
     private readonly ResnetBlock _block1, _block2;
     private readonly AttnBlock _attn1;
 
-    public VaeMid(long channels) : base(nameof(VaeMid))
+    public VaeMid(long channels, ScalarType dtype, Device device) : base(nameof(VaeMid))
     {
-        register_module("block_1", _block1 = new ResnetBlock(channels, channels));
-        register_module("attn_1", _attn1 = new AttnBlock(channels));
-        register_module("block_2", _block2 = new ResnetBlock(channels, channels));
+        register_module("block_1", _block1 = new ResnetBlock(channels, channels, dtype, device));
+        register_module("attn_1", _attn1 = new AttnBlock(channels, dtype, device));
+        register_module("block_2", _block2 = new ResnetBlock(channels, channels, dtype, device));
     }
 
     public override Tensor forward(Tensor x)

@@ -2,7 +2,6 @@ using NextStep.Config;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
-using static TorchSharp.torch.nn;
 
 namespace NextStep.Model;
 
@@ -11,19 +10,19 @@ namespace NextStep.Model;
 /// (num_res_blocks + 1 blocks), up.{l}.upsample (all but level 0), norm_out, conv_out. <c>up[l]</c> holds level l's
 /// blocks and runs from the deepest level (l = last) to level 0.
 /// </summary>
-internal sealed class VaeDecoder : Module<Tensor, Tensor>
+internal sealed class VaeDecoder : nn.Module<Tensor, Tensor>
 {
     /// <summary>One resolution level: <c>block.{b}</c> ResnetBlocks, then an optional <c>upsample</c>.</summary>
-    private sealed class Level : Module<Tensor, Tensor>
+    private sealed class Level : nn.Module<Tensor, Tensor>
     {
         private readonly ModuleList<ResnetBlock> _block = new();
         private readonly Upsample? _upsample;
 
-        public Level(long inChannels, long outChannels, int blocks, bool upsample) : base(nameof(Level))
+        public Level(long inChannels, long outChannels, int blocks, bool upsample, ScalarType dtype, Device device) : base(nameof(Level))
         {
-            for (int b = 0; b < blocks; b++) _block.Add(new ResnetBlock(b == 0 ? inChannels : outChannels, outChannels));
+            for (int b = 0; b < blocks; b++) _block.Add(new ResnetBlock(b == 0 ? inChannels : outChannels, outChannels, dtype, device));
             register_module("block", _block);
-            if (upsample) register_module("upsample", _upsample = new Upsample(outChannels));
+            if (upsample) register_module("upsample", _upsample = new Upsample(outChannels, dtype, device));
         }
 
         public override Tensor forward(Tensor x)
@@ -34,28 +33,28 @@ internal sealed class VaeDecoder : Module<Tensor, Tensor>
         }
     }
 
-    private readonly Conv2d _convIn, _convOut;
+    private readonly ConvLayer _convIn, _convOut;
     private readonly VaeMid _mid;
     private readonly ModuleList<Level> _up = new();
-    private readonly GroupNorm _normOut;
+    private readonly GroupNormLayer _normOut;
 
-    public VaeDecoder(VaeConfig c) : base(nameof(VaeDecoder))
+    public VaeDecoder(VaeConfig c, ScalarType dtype, Device device) : base(nameof(VaeDecoder))
     {
         int levels = c.ChMult.Length;
         long channels = (long)c.Ch * c.ChMult[^1];
-        register_module("conv_in", _convIn = Conv2d(c.ZChannels, channels, 3, padding: 1));
-        register_module("mid", _mid = new VaeMid(channels));
+        register_module("conv_in", _convIn = new ConvLayer(c.ZChannels, channels, 3, 1, 1, dtype, device));
+        register_module("mid", _mid = new VaeMid(channels, dtype, device));
         var up = new Level[levels];
         for (int l = levels - 1; l >= 0; l--)
         {
             long outChannels = (long)c.Ch * c.ChMult[l];
-            up[l] = new Level(channels, outChannels, c.NumResBlocks + 1, upsample: l != 0);
+            up[l] = new Level(channels, outChannels, c.NumResBlocks + 1, upsample: l != 0, dtype, device);
             channels = outChannels;
         }
         foreach (var level in up) _up.Add(level);
         register_module("up", _up);
-        register_module("norm_out", _normOut = VaeOps.Norm(channels));
-        register_module("conv_out", _convOut = Conv2d(channels, c.OutCh, 3, padding: 1));
+        register_module("norm_out", _normOut = new GroupNormLayer(channels, dtype, device));
+        register_module("conv_out", _convOut = new ConvLayer(channels, c.OutCh, 3, 1, 1, dtype, device));
     }
 
     public override Tensor forward(Tensor z)

@@ -9,7 +9,8 @@ namespace NextStep.Model;
 /// names are normalised first (a leading <c>model.</c> and every <c>_orig_mod.</c> segment removed). Everything
 /// is checked before anything is copied: a missing tensor, an unexpected one (other than the names in
 /// <c>ignored</c>) or a shape mismatch is a <see cref="NextStepException"/> naming it. Tensors are read one at a
-/// time and cast to the target's dtype, so at most one source tensor is held besides the model.
+/// time straight into the parameters (cast through a bounded staging buffer when the dtypes differ), so loading needs
+/// little memory beyond the model itself; an int8 layer reads its float weight once and quantizes it.
 /// </summary>
 public static class WeightLoader
 {
@@ -52,11 +53,17 @@ public static class WeightLoader
             throw new NextStepException($"{ck.Folder}: the checkpoint does not match the model config: {string.Join("; ", problems.Take(10))}"
                 + (problems.Count > 10 ? $"; and {problems.Count - 10} more" : ""));
 
+        var int8 = module.named_modules().Where(m => m.module is IInt8Weight { IsInt8: true })
+            .ToDictionary(m => m.name + ".weight", m => (IInt8Weight)m.module, StringComparer.Ordinal);
         using var _ = no_grad();
         foreach (var (name, target) in targets)
         {
-            using var t = ck.Load(names[name], target.dtype);
-            target.copy_(t);
+            if (int8.TryGetValue(name, out var quantized))
+            {
+                using var t = ck.Load(names[name], ScalarType.Float32);
+                quantized.LoadWeight(t);
+            }
+            else ck.ReadInto(names[name], target);
         }
     }
 

@@ -58,12 +58,21 @@ public sealed record GenerationRequest
 
     public int ImageCount => Images?.Count ?? 0;
 
+    /// <summary>
+    /// The longest caption, positive or negative prompt accepted, in UTF-16 characters: a guard before tokenizing.
+    /// The token limit is the model's context (<c>max_position_embeddings</c>), checked by the pipeline.
+    /// </summary>
+    public const int MaxPromptChars = 32_768;
+
     /// <summary>Throws a <see cref="NextStepException"/> naming the first argument that is out of range.</summary>
     public void Validate(int downFactor, PipelineVariant variant)
     {
         static string F(double v) => v.ToString("G", CultureInfo.InvariantCulture);
         if (Captions.Count == 0) throw new NextStepException("captions: at least one caption is required");
         if (Captions.Any(c => c is null)) throw new NextStepException("captions: a caption is null");
+        foreach (var (what, text) in Captions.Select((c, i) => ($"caption {i}", c)).Append(("positive_prompt", PositivePrompt)).Append(("negative_prompt", NegativePrompt)))
+            if (text?.Length > MaxPromptChars)
+                throw new NextStepException($"{what}: {text.Length} characters exceed the limit of {MaxPromptChars}");
         if (NumImagesPerCaption < 1) throw new NextStepException($"num_images_per_caption = {NumImagesPerCaption}: must be at least 1");
         if (Height <= 0 || Width <= 0 || Height % downFactor != 0 || Width % downFactor != 0)
             throw new NextStepException($"size {Height}x{Width} (HxW): both sides must be positive multiples of {downFactor} (the model's down factor: VAE factor × patch size)");

@@ -64,10 +64,19 @@ public sealed class NextStepPipeline : IDisposable
         var device = new Device(options.Device);
         // The official model rounds RoPE's inverse frequencies to bf16 only when it is cast to bf16.
         var rope = options.DType == ScalarType.BFloat16 ? RopeInvFreq.Bf16Rounded : RopeInvFreq.Float32;
-        var model = NextStepModel.Load(modelFolder, options.DType, device, rope);
+        var model = NextStepModel.Load(modelFolder, options.DType, device, rope, options.Int8);
         var tokenizer = Qwen2Tokenizer.Load(options.TokenizerFolder ?? modelFolder);
         var vae = AutoencoderKL.Load(VaeFolder(modelFolder, model.Config), options.DType, device);
-        return new NextStepPipeline(model, tokenizer, vae, GenerationRequest.ParseVariant(Samplers.DefaultFor(model.Config, modelFolder)));
+        return new NextStepPipeline(model, tokenizer, vae, Describe(modelFolder).DefaultVariant);
+    }
+
+    /// <summary>Down factor and default variant of a model folder from its config files alone (validate requests before loading weights).</summary>
+    public static (int DownFactor, PipelineVariant DefaultVariant) Describe(string modelFolder)
+    {
+        if (!Directory.Exists(modelFolder)) throw new NextStepException($"{modelFolder}: model folder not found");
+        var config = NextStepConfig.Load(Path.Combine(modelFolder, "config.json"));
+        var vae = VaeConfig.Load(Path.Combine(VaeFolder(modelFolder, config), "config.json"));
+        return (vae.DownFactor * config.LatentPatchSize, GenerationRequest.ParseVariant(Samplers.DefaultFor(config, modelFolder)));
     }
 
     /// <summary><c>&lt;model&gt;/vae</c>, else <c>vae_name_or_path</c> resolved against the model folder.</summary>
@@ -107,21 +116,25 @@ public sealed class NextStepPipeline : IDisposable
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
 
-        // 1. seed (the Aug-2025 code seeds first; v1.1 after the VAE draw), prompt rows, input images
-        if (aug2025Flow && request.Seed is { } seed) Seed(seed);
+        // 1. seed, prompt rows, input images. A seeded run draws from its own generator (the stream torch.manual_seed
+        //    gives, without touching global state); unseeded, from the global one. The Aug-2025 code seeds first, so
+        //    the VAE posterior draw and the head draws share one stream; v1.1 seeds after the VAE draw.
+        using var generator = NewGenerator(request.Seed);
         var rows = prompts.BuildRows(request);
         Tensor? imageLatents = null;
         if (rows.ImageOrder.Count > 0)
         {
-            if (!aug2025Flow && request.PreSeed is { } preSeed) Seed(preSeed);
-            imageLatents = EncodeImages(request.Images!, rows.ImageOrder);
+            using var preSeeded = aug2025Flow ? null : NewGenerator(request.PreSeed);
+            imageLatents = EncodeImages(request.Images!, rows.ImageOrder, aug2025Flow ? generator : preSeeded);
         }
-        if (!aug2025Flow && request.Seed is { } seed11) Seed(seed11);
+        NoiseSource noise = generator is null ? Noise.Randn : (shape, dtype, device) => torch.randn(shape, dtype, device, generator: generator);
 
         // 2. tokens: left-padded rows + "<|image_area|>h*w" + BOI
         var prompt = prompts.Tokenize(rows, request.Height, request.Width);
         var ids = torch.tensor(prompt.InputIds, device: Model.Device);
         int rowCount = (int)ids.shape[0], promptLen = (int)ids.shape[1], batch = rows.Batch;
+        if (promptLen + total > Config.MaxPositionEmbeddings)
+            throw new NextStepException($"prompt of {promptLen} tokens plus {total} image tokens ({request.Height}x{request.Width}) exceeds the model's {Config.MaxPositionEmbeddings} positions (max_position_embeddings): shorten the prompt or the image");
 
         // 3. prefill (the cache keeps the pad mask of the prompt slots; the image tokens are all real)
         using var cache = Model.NewCache(rowCount, promptLen + total);
@@ -145,10 +158,12 @@ public sealed class NextStepPipeline : IDisposable
             double cfgImg = CfgSchedules.At(request.CfgSchedule, linearForm, request.CfgImg, k, total);
             var cond = Model.ImageOutProjector.forward(c);
             if (k == 0) step0Cond = cond.clone().MoveToOuterDisposeScope();
-            var token = sampler.Sample(Model.Head.forward, cond, settings with { Cfg = cfg, CfgImg = cfgImg });
+            var stepSettings = settings with { Cfg = cfg, CfgImg = cfgImg };
+            using var head = Model.Head.Condition(cond, sampler.Timesteps(stepSettings));
+            var token = sampler.Sample(head.Net, cond, stepSettings, noise);
             if (request.UseNorm) token = TokenNorm.Apply(token);
             tokens[.., k] = token;
-            if (k + 1 < total)
+            if (k + 1 < total) // the official loop also runs a step after the last token; its output is never used
             {
                 var embeds = Model.ImageInProjector.forward(token);
                 if (rows.Blocks > 1) embeds = embeds.repeat(rows.Blocks, 1);
@@ -179,18 +194,14 @@ public sealed class NextStepPipeline : IDisposable
     /// <summary>Aug-2025 flow with <c>use_gen_pos_embed</c>: adds the table's entry for the next token (linear index, as the official code).</summary>
     private static Tensor WithPosition(Tensor c, Tensor? posEmbed, int index) => posEmbed is null ? c : c + posEmbed[0, index];
 
-    /// <summary>Python's, NumPy's and torch's seeds in the official <c>set_seed</c>; only torch's generator matters here.</summary>
-    private static void Seed(long seed)
-    {
-        torch.manual_seed(seed);
-        if (torch.cuda.is_available()) torch.cuda.manual_seed_all(seed);
-    }
+    /// <summary>A generator on the model's device seeded like the official <c>set_seed(seed)</c> (rank 0); null = use the global one.</summary>
+    private Generator? NewGenerator(long? seed) => seed is { } s ? new Generator(unchecked((ulong)s), Model.Device) : null;
 
     /// <summary>VAE posterior sample of the listed images (one draw for the whole batch), <c>(z − shift) · scale</c>.</summary>
-    private Tensor EncodeImages(IReadOnlyList<RgbImage> images, IReadOnlyList<int> order)
+    private Tensor EncodeImages(IReadOnlyList<RgbImage> images, IReadOnlyList<int> order, Generator? generator)
     {
         var pixels = torch.stack(order.Select(i => PixelTensors.FromUInt8(ToTensor(images[i]))).ToArray());
-        return Vae.NormalizeLatents(Vae.EncodeSample(pixels));
+        return Vae.NormalizeLatents(Vae.EncodeSample(pixels, generator));
     }
 
     /// <summary>8-bit RGB → uint8 tensor [3, H, W].</summary>

@@ -9,6 +9,8 @@ public sealed record PipelineOptions
     /// <summary>Compute dtype of the backbone, head and VAE (float32 or bfloat16).</summary>
     public ScalarType DType { get; init; } = ScalarType.Float32;
     public DeviceType Device { get; init; } = DeviceType.CPU;
+    /// <summary>Store the backbone's linear weights and embeddings as int8 with per-row scales (about a quarter of float32's memory).</summary>
+    public bool Int8 { get; init; }
     /// <summary>A tokenizer folder other than the model folder (null = the model folder).</summary>
     public string? TokenizerFolder { get; init; }
 

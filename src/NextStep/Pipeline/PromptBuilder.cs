@@ -44,7 +44,7 @@ public sealed class PromptBuilder
         return ImageArea(height, width) + _tokenizer.Decode(ids);
     }
 
-    /// <summary>Caption rows in the order the official code builds them (before the BOS of v1.1).</summary>
+    /// <summary>Caption rows in the order the official code builds them (v1.1: the tokenizer's BOS string before every row).</summary>
     public PromptRows BuildRows(GenerationRequest request)
     {
         var images = request.Images;

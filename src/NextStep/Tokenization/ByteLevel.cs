@@ -28,18 +28,10 @@ internal static class ByteLevel
         return map;
     }
 
-    /// <summary>The byte-level string of some UTF-8 bytes (one character per byte).</summary>
-    public static string Encode(ReadOnlySpan<byte> utf8)
-    {
-        var chars = new char[utf8.Length];
-        for (int i = 0; i < utf8.Length; i++) chars[i] = ByteToChar[utf8[i]];
-        return new string(chars);
-    }
-
     /// <summary>
     /// Appends the bytes a token stands for. A token made only of byte-level characters gives those bytes;
-    /// any other token (an added token such as "[PAD]" written with characters outside the alphabet) gives
-    /// its own UTF-8 text, as the Hugging Face ByteLevel decoder does.
+    /// any other token (an added token holding a plain space or a CJK character, say) gives its own UTF-8 text,
+    /// as the Hugging Face ByteLevel decoder does.
     /// </summary>
     public static void AppendBytes(string token, List<byte> output)
     {

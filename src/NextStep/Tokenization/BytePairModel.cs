@@ -68,6 +68,21 @@ internal sealed class BytePairModel
 
     private static long Key(int left, int right) => ((long)left << 32) | (uint)right;
 
+    /// <summary>Working memory of <see cref="Merge"/>, reused per thread.</summary>
+    private sealed class Scratch
+    {
+        public int[] Ids = new int[64], Prev = new int[64], Next = new int[64];
+        public readonly PriorityQueue<(int Pos, int Id), long> Queue = new();
+
+        public void Reserve(int n)
+        {
+            if (Ids.Length >= n) return;
+            Ids = new int[n]; Prev = new int[n]; Next = new int[n];
+        }
+    }
+
+    [ThreadStatic] private static Scratch? _scratch;
+
     private int[] Merge(ReadOnlySpan<char> piece)
     {
         int n = Encoding.UTF8.GetByteCount(piece);
@@ -75,38 +90,40 @@ internal sealed class BytePairModel
         Span<byte> bytes = n <= 512 ? stackalloc byte[n] : new byte[n];
         Encoding.UTF8.GetBytes(piece, bytes);
 
-        // Symbols form a doubly linked list; a merged-away symbol is marked dead.
-        var ids = new int[n];
-        var prev = new int[n];
-        var next = new int[n];
-        var dead = new bool[n];
+        // Symbols form a doubly linked list; a merged-away symbol gets id -1.
+        var s = _scratch ??= new Scratch();
+        s.Reserve(n);
+        int[] ids = s.Ids, prev = s.Prev, next = s.Next;
+        var queue = s.Queue;
+        queue.Clear();
         for (int i = 0; i < n; i++) { ids[i] = _byteIds[bytes[i]]; prev[i] = i - 1; next[i] = i + 1 < n ? i + 1 : -1; }
+        for (int i = 0; i + 1 < n; i++) Push(queue, ids, i, i + 1);
 
-        // Queue entries: (position, id the merge would produce), ordered by (rank, position).
-        var queue = new PriorityQueue<(int Pos, int Id), long>();
-        void Push(int pos)
-        {
-            if (_merges.TryGetValue(Key(ids[pos], ids[next[pos]]), out var m)) queue.Enqueue((pos, m.Id), ((long)m.Rank << 32) | (uint)pos);
-        }
-        for (int i = 0; i + 1 < n; i++) Push(i);
-
+        // Entries are (position, id the merge would produce), ordered by (rank, position).
+        int count = n;
         while (queue.TryDequeue(out var top, out _))
         {
             int pos = top.Pos;
-            if (dead[pos] || next[pos] < 0) continue;
+            if (ids[pos] < 0 || next[pos] < 0) continue;
             int right = next[pos];
             // An entry is stale when the pair at its position no longer merges into the token it was queued for.
             if (!_merges.TryGetValue(Key(ids[pos], ids[right]), out var m) || m.Id != top.Id) continue;
             ids[pos] = m.Id;
-            dead[right] = true;
+            ids[right] = -1;
+            count--;
             next[pos] = next[right];
             if (next[pos] >= 0) prev[next[pos]] = pos;
-            if (prev[pos] >= 0) Push(prev[pos]);
-            if (next[pos] >= 0) Push(pos);
+            if (prev[pos] >= 0) Push(queue, ids, prev[pos], pos);
+            if (next[pos] >= 0) Push(queue, ids, pos, next[pos]);
         }
 
-        var result = new List<int>(n);
-        for (int i = 0; i >= 0; i = next[i]) result.Add(ids[i]);
-        return result.ToArray();
+        var result = new int[count];
+        for (int i = 0, k = 0; i >= 0; i = next[i]) result[k++] = ids[i];
+        return result;
+    }
+
+    private void Push(PriorityQueue<(int Pos, int Id), long> queue, int[] ids, int left, int right)
+    {
+        if (_merges.TryGetValue(Key(ids[left], ids[right]), out var m)) queue.Enqueue((left, m.Id), ((long)m.Rank << 32) | (uint)left);
     }
 }

@@ -10,7 +10,8 @@ namespace NextStep.Tokenization;
 /// units: there a letter outside the Basic Multilingual Plane (𝒜, 𠀀) is two surrogates that are not \p{L}, and
 /// the pieces would differ from Hugging Face tokenizers. As in Oniguruma's case-insensitive matching, "ſ"
 /// (U+017F) counts as an "s" in the contractions. \s is Unicode White_Space; \p{L} and \p{N} follow .NET's
-/// Unicode tables (characters assigned in very recent Unicode versions may be classified differently).
+/// Unicode tables. Checked over every code point against Hugging Face tokenizers 0.23.2 (the classes letter, number,
+/// white space and other each code point falls in): no difference with .NET 10.
 /// </summary>
 internal static class Qwen2PreTokenizer
 {

@@ -32,6 +32,7 @@ public sealed class AdamW : IDisposable
         double bias1 = 1 - Math.Pow(Beta1, Step);
         double bias2Sqrt = Math.Sqrt(1 - Math.Pow(Beta2, Step));
         double stepSize = lr / bias1;
+        using var scope = NewDisposeScope(); // in-place ops hand back new tensor handles
         using var _ = no_grad();
         foreach (var group in Groups)
             foreach (var p in group.Parameters)
@@ -50,6 +51,7 @@ public sealed class AdamW : IDisposable
 
     public void ZeroGrad()
     {
+        using var scope = NewDisposeScope();
         foreach (var p in Groups.SelectMany(g => g.Parameters))
         {
             using var g = p.Value.grad;

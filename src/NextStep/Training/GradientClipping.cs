@@ -50,6 +50,7 @@ public static class GradientClipping
         if (!double.IsFinite(norm))
             throw new NextStepException($"gradient norm is {norm} (NaN or infinite gradients); the step cannot be taken");
         double coef = Coefficient(norm, maxNorm);
+        using var scope = NewDisposeScope(); // in-place ops hand back new tensor handles
         using (no_grad())
             foreach (var p in groups.SelectMany(g => g.Parameters))
             {

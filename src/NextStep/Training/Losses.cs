@@ -4,7 +4,7 @@ using static TorchSharp.torch.nn.functional;
 
 namespace NextStep.Training;
 
-/// <summary>The flow-matching noise and logit-normal time draws (injected by tests; drawn from torch's CPU generator otherwise).</summary>
+/// <summary>The flow-matching noise and logit-normal time draws (injected by tests; drawn from a torch CPU generator otherwise).</summary>
 public sealed record FlowMatchingDraws(Tensor Noise, Tensor U);
 
 /// <summary>Everything the flow-matching loss computed: rows are token copies (each image's tokens tiled fm_head_batch_mul times).</summary>
@@ -64,7 +64,7 @@ public static class Losses
     /// </summary>
     public static FlowMatchingResult FlowMatching(
         IReadOnlyList<Tensor> conditionStates, IReadOnlyList<Tensor> targetTokens, IReadOnlyList<bool> withLoss, int batchMul,
-        Func<Tensor, Tensor> outProjector, Func<Tensor, Tensor, Tensor, Tensor> velocityNet, FlowMatchingDraws? draws = null)
+        Func<Tensor, Tensor> outProjector, Func<Tensor, Tensor, Tensor, Tensor> velocityNet, FlowMatchingDraws? draws = null, Generator? generator = null)
     {
         if (conditionStates.Count != targetTokens.Count || withLoss.Count != targetTokens.Count)
             throw new NextStepException($"flow matching: {conditionStates.Count} condition sets, {targetTokens.Count} images and {withLoss.Count} image_filtered_idx entries must agree");
@@ -75,8 +75,8 @@ public static class Losses
         var cond = cat(selected.Select(i => outProjector(conditionStates[i]).repeat(batchMul, 1)).ToArray(), 0);
         var target = cat(selected.Select(i => targetTokens[i].detach().repeat(batchMul, 1)).ToArray(), 0);
         long rows = target.shape[0];
-        var noise = draws?.Noise ?? randn_like(target);
-        var u = draws?.U ?? normal(0.0, 1.0, [rows]);
+        var noise = draws?.Noise ?? randn(target.shape, target.dtype, target.device, generator: generator);
+        var u = draws?.U ?? normal(0.0, 1.0, [rows], generator: generator);
         if (!noise.shape.SequenceEqual(target.shape) || u.shape.Length != 1 || u.shape[0] != rows)
             throw new NextStepException($"flow matching: injected noise [{string.Join(",", noise.shape)}] / u [{string.Join(",", u.shape)}] do not fit {rows} rows of width {target.shape[1]}");
         var t = torch.sigmoid(u).to_type(target.dtype);

@@ -12,9 +12,12 @@ public sealed record TrainingBatch(Tensor InputIds, Tensor Labels, IReadOnlyList
 /// <summary>The training forward of <see cref="NextStepModel"/>: embeddings with projected image tokens, the causal backbone over the whole packed row, then <see cref="Losses"/>.</summary>
 public static class Objective
 {
-    /// <summary>Computes the official loss of <paramref name="batch"/>; <paramref name="hidden"/> receives the final-normed hidden states [B, L, H].</summary>
+    /// <summary>
+    /// Computes the official loss of <paramref name="batch"/>; <paramref name="hidden"/> receives the final-normed hidden
+    /// states [B, L, H]. Flow-matching draws are injected, or drawn from <paramref name="generator"/> (default: torch's global one).
+    /// </summary>
     public static TrainingLoss Compute(NextStepModel model, TrainingBatch batch, out Tensor hidden, FlowMatchingDraws? draws = null,
-        double? lmLossWeight = null, double? imageLossWeight = null)
+        Generator? generator = null, double? lmLossWeight = null, double? imageLossWeight = null)
     {
         var c = model.Config;
         using var scope = NewDisposeScope();
@@ -25,7 +28,7 @@ public static class Objective
         var ce = Losses.TextCrossEntropy(h, batch.Labels, mask, model.Logits);
         var states = Losses.ConditionStates(h, mask, tokens.Select(t => t.shape[0]).ToList());
         var fm = Losses.FlowMatching(states, tokens, batch.ImageFilteredIdx, c.FmHeadBatchMul,
-            model.ImageOutProjector.forward, model.Head.forward, draws);
+            model.ImageOutProjector.forward, model.Head.forward, draws, generator);
         var total = Losses.Total(ce, fm, lmLossWeight ?? c.LmLossWeight, imageLossWeight ?? c.ImLossWeight);
         foreach (var t in new[] { total.Loss, total.LmLoss, fm.Loss, fm.Cond, fm.Target, fm.Noise, fm.T, fm.VPred, fm.RowLoss, h })
             t.MoveToOuterDisposeScope();
@@ -40,6 +43,7 @@ public static class Objective
     public static void ClearPaddingGradient(NextStepModel model)
     {
         if (model.Config.PadTokenId is not { } pad) return;
+        using var scope = NewDisposeScope();
         var weight = model.named_parameters().First(p => p.name == "embed_tokens.weight").parameter;
         using var g = weight.grad;
         if (g is null) return;

@@ -32,8 +32,8 @@ public class DefaultModelTests
     public void CommittedModelGeneratesAShapesImageQuickly()
     {
         using var pipeline = NextStepPipeline.Load(Folder);
-        var profile = SamplingProfile.For(pipeline.Model.Config, Folder);
-        var generate = ShapesPipelineAdapter.Create(pipeline, profile, new ShapesGenerationSettings());
+        var profile = SamplingProfile.FromFile(Folder)!;
+        var generate = ShapesPipelineAdapter.Create(pipeline, new ShapesGenerationSettings(profile.Height, profile.NumSamplingSteps, profile.Cfg));
         generate("a red circle", 0); // warm-up
         var clock = Stopwatch.StartNew();
         var image = generate("a blue square on a white background", 1);

@@ -45,6 +45,25 @@ public sealed class PickleCheckpointTests : IDisposable
     }
 
     [Fact]
+    public void DeflatedRepackOfTheFixtureLoadsTheSameTensors()
+    {
+        var fixture = Fixtures.Path("tiny", "model", "vae", "checkpoint.pt");
+        var repacked = File("deflated.pt");
+        using (var src = ZipFile.OpenRead(fixture))
+            TorchZip.WriteEntries(repacked, src.Entries.Select(e =>
+            {
+                using var s = e.Open();
+                using var ms = new MemoryStream();
+                s.CopyTo(ms);
+                return (e.FullName, ms.ToArray());
+            }).ToList(), CompressionLevel.Optimal);
+        using var stored = TorchZipCheckpoint.Load(fixture);
+        using var deflated = TorchZipCheckpoint.Load(repacked);
+        Assert.Equal(stored.Tensors.Keys.Order(), deflated.Tensors.Keys.Order());
+        Assert.All(stored.Tensors, kv => Assert.True(kv.Value.eq(deflated.Tensors[kv.Key]).all().item<bool>(), kv.Key));
+    }
+
+    [Fact]
     public void StridedViewsDtypesAndNestedStateDict()
     {
         var w = new PickleWriter().Proto().EmptyDict().Mark().Str("epoch").Int(3).Str("state_dict")
@@ -65,6 +84,24 @@ public sealed class PickleCheckpointTests : IDisposable
         Assert.Equal(new long[] { 0, 3 }, ck.Tensors["e"].shape);
     }
 
+    [Fact]
+    public void Protocol4OpcodesAreUnderstood()
+    {
+        // STACK_GLOBAL, MEMOIZE, SHORT_BINUNICODE, FRAME, TUPLE2/TUPLE3, BINGET as protocols 4 and 5 write them.
+        var w = new PickleWriter().Proto(4).Frame(10)
+            .StackGlobal("collections", "OrderedDict").EmptyTuple().Reduce().Memoize().Mark()     // memo 0..2, dict = 3
+            .ShortStr("w").Memoize()                                                                // 4
+            .StackGlobal("torch._utils", "_rebuild_tensor_v2")                                     // 5..7
+            .Mark().Mark().ShortStr("storage").StackGlobal("torch", "FloatStorage").ShortStr("0").ShortStr("cpu").Int(4).Tuple().PersId()
+            .Int(0).Int(2).Int(2).Op(0x86).Int(2).Int(1).Op(0x86).False().BinGet(2).EmptyTuple().Reduce().Tuple().Reduce()
+            .ShortStr("v").Int(1).Int(2).Int(3).Op(0x87)
+            .SetItems().Stop();
+        using var ck = TorchZipCheckpoint.Load(Checkpoint(w.Bytes, ("0", TorchZip.Floats(1, 2, 3, 4))));
+        Assert.Equal(["v"], ck.SkippedKeys);
+        Assert.Equal(new float[] { 1, 2, 3, 4 }, ck.Tensors["w"].data<float>().ToArray());
+        Assert.Equal(new long[] { 2, 2 }, ck.Tensors["w"].shape);
+    }
+
     [Theory]
     [InlineData("os", "system")]
     [InlineData("posix", "system")]
@@ -78,7 +115,7 @@ public sealed class PickleCheckpointTests : IDisposable
         var marker = File("pwned");
         var w = new PickleWriter().Proto().Global(module, name).Mark().Str($"touch {marker}").Tuple().Reduce().Stop();
         var path = Checkpoint(w.Bytes);
-        Refused(path, $"refusing global {module}.{name} in archive/data.pkl");
+        Refused(path, $"refusing global {module}.{name} in {path} (archive/data.pkl)");
         Assert.False(System.IO.File.Exists(marker));
     }
 
@@ -156,6 +193,9 @@ public sealed class PickleCheckpointTests : IDisposable
         Refused(Checkpoint(badKey.Bytes, floats), "storage key \"../0\" is not allowed");
         var missing = new PickleWriter().BeginStateDict().Str("w").Tensor("FloatStorage", "9", 4, 0, [4], [1]).EndStateDict();
         Refused(Checkpoint(missing.Bytes, floats), "zip entry \"archive/data/9\" is missing");
+        var three = new PickleWriter().BeginStateDict();
+        foreach (var name in new[] { "a", "b", "c" }) three.Str(name).Tensor("FloatStorage", "0", 4, 0, [4], [1]);
+        Refused(Checkpoint(three.EndStateDict().Bytes, floats), "more than 2 tensors", new TorchZipLimits { MaxTensors = 2 });
     }
 
     [Theory]
@@ -218,6 +258,47 @@ public sealed class PickleCheckpointTests : IDisposable
         var bigEndian = File("big.pt");
         TorchZip.WriteEntries(bigEndian, [("archive/data.pkl", new PickleWriter().BeginStateDict().EndStateDict().Bytes), ("archive/byteorder", "big"u8.ToArray())]);
         Refused(bigEndian, "byteorder \"big\" is not supported");
+    }
+
+    [Fact]
+    public void MutatedPicklesFailOnlyWithNextStepException()
+    {
+        var pickle = new PickleWriter().BeginStateDict()
+            .Str("a").Tensor("FloatStorage", "0", 4, 0, [2, 2], [2, 1]).Put(1)
+            .Str("b").Tensor("BFloat16Storage", "1", 2, 1, [1], [1]).Put(2)
+            .Str("c").Get(1).EndStateDict().Bytes;
+        var storages = new[] { ("0", TorchZip.Floats(1, 2, 3, 4)), ("1", new byte[4]) };
+        var rng = new Random(1234);
+        var path = File("mutated.pt");
+        int loaded = 0;
+        for (int i = 0; i < 300; i++)
+        {
+            var mutated = (byte[])pickle.Clone();
+            for (int m = rng.Next(1, 4); m > 0; m--) mutated[rng.Next(mutated.Length)] = (byte)rng.Next(256);
+            TorchZip.Write(path, i % 10 == 0 ? mutated[..rng.Next(mutated.Length)] : mutated, storages);
+            try { TorchZipCheckpoint.Load(path).Dispose(); loaded++; }
+            catch (NextStepException) { }
+        }
+        Assert.InRange(loaded, 0, 299);
+    }
+
+    [Fact]
+    public void MutatedZipArchivesFailOnlyWithNextStepException()
+    {
+        var pickle = new PickleWriter().BeginStateDict().Str("a").Tensor("FloatStorage", "0", 4, 0, [4], [1]).EndStateDict().Bytes;
+        var source = File("source.pt");
+        TorchZip.WriteEntries(source, [("archive/data.pkl", pickle), ("archive/data/0", TorchZip.Floats(1, 2, 3, 4)), ("archive/data/1", new byte[4096])], CompressionLevel.Optimal);
+        var zip = System.IO.File.ReadAllBytes(source);
+        var rng = new Random(4321);
+        var path = File("mutated.zip");
+        for (int i = 0; i < 300; i++)
+        {
+            var mutated = (byte[])zip.Clone();
+            for (int m = rng.Next(1, 4); m > 0; m--) mutated[rng.Next(mutated.Length)] = (byte)rng.Next(256);
+            System.IO.File.WriteAllBytes(path, mutated);
+            try { TorchZipCheckpoint.Load(path).Dispose(); }
+            catch (NextStepException) { }
+        }
     }
 
     [Fact]

@@ -35,6 +35,15 @@ internal sealed class PickleWriter
     public PickleWriter Put(uint i) => Op((byte)'r').Raw(BitConverter.GetBytes(i));
     public PickleWriter Get(uint i) => Op((byte)'j').Raw(BitConverter.GetBytes(i));
     public PickleWriter Stop() => Op((byte)'.');
+    public PickleWriter ShortStr(string s)
+    {
+        var b = Encoding.UTF8.GetBytes(s);
+        return Op(0x8c).Raw((byte)b.Length).Raw(b);
+    }
+    public PickleWriter Memoize() => Op(0x94);
+    public PickleWriter BinGet(byte i) => Op((byte)'h').Raw(i);
+    public PickleWriter StackGlobal(string module, string name) => ShortStr(module).Memoize().ShortStr(name).Memoize().Op(0x93).Memoize();
+    public PickleWriter Frame(ulong length) => Op(0x95).Raw(BitConverter.GetBytes(length));
 
     public PickleWriter Ints(params long[] v) { Mark(); foreach (var x in v) Int(x); return Tuple(); }
 

@@ -6,6 +6,7 @@ using Xunit;
 namespace NextStep.Tests.Pipeline;
 
 /// <summary><c>nextstep generate</c> end to end on the tiny checkpoint, compared with the golden PNGs.</summary>
+[Xunit.Collection(NextStep.Tests.Support.GlobalRngCollection.Name)]
 public class GenerateCommandTests
 {
     private static readonly string Tiny = Fixtures.TinyModel;
@@ -70,6 +71,14 @@ public class GenerateCommandTests
     }
 
     [Fact]
+    public void UnparsableOptionsGiveOneLineErrors()
+    {
+        var (code, _, stderr) = Run("generate", "--model", Tiny, "--prompt", "x", "--steps", "abc");
+        AssertOneLineError(code, stderr, "'abc'");
+        Assert.Contains("--out", stderr);
+    }
+
+    [Fact]
     public void MissingModelFolderIsAnError()
     {
         var missing = Path.Combine(TempDir(), "no-model");
@@ -85,6 +94,13 @@ public class GenerateCommandTests
         File.WriteAllText(bad, "not a png");
         var (code, _, stderr) = Run("edit", "--model", Tiny, "--image", bad, "--prompt", "x", "--size", "64x64", "--out", Path.Combine(dir, "x.png"));
         AssertOneLineError(code, stderr, "bad.png");
+    }
+
+    [Fact]
+    public void EditWithoutAnImageIsAnError()
+    {
+        var (code, _, stderr) = Run("edit", "--model", Tiny, "--prompt", "x", "--out", Path.Combine(TempDir(), "x.png"));
+        AssertOneLineError(code, stderr, "--image");
     }
 
     [Fact]

@@ -14,6 +14,7 @@ namespace NextStep.Tests.Pipeline;
 /// exactly; prefill hidden state, first condition, tokens, latents and decoded image within 1e-4 absolute; the
 /// uint8 images (tensor and PNG) with ≥ 99.9 % of values equal and none off by more than 1.
 /// </summary>
+[Xunit.Collection(NextStep.Tests.Support.GlobalRngCollection.Name)]
 public class PipelineGoldenTests(ITestOutputHelper output)
 {
     public const double Tolerance = 1e-4;
@@ -43,7 +44,7 @@ public class PipelineGoldenTests(ITestOutputHelper output)
         {
             using var chw = expectedU8[i];
             using var hwc = chw.permute(1, 2, 0).contiguous();
-            AssertImage($"{golden} image_u8[{i}]", hwc.data<byte>().ToArray(), result.Images[i]);
+            output.WriteLine(AssertImage($"{golden} image_u8[{i}]", hwc.data<byte>().ToArray(), result.Images[i]));
             var png = ImageIO.Load(Fixtures.Path([.. folder.Split('/'), $"{name}_{i}.png"]));
             AssertImage($"{golden} {name}_{i}.png", png.Rgb, result.Images[i]);
         }
@@ -59,7 +60,7 @@ public class PipelineGoldenTests(ITestOutputHelper output)
     }
 
     /// <summary>≥ 99.9 % of the values equal, none off by more than 1.</summary>
-    public static void AssertImage(string what, byte[] expected, RgbImage actual)
+    public static string AssertImage(string what, byte[] expected, RgbImage actual)
     {
         Assert.Equal(expected.Length, actual.Rgb.Length);
         int differ = 0, worst = 0;
@@ -69,6 +70,8 @@ public class PipelineGoldenTests(ITestOutputHelper output)
             if (d > 0) differ++;
             worst = Math.Max(worst, d);
         }
-        Assert.True(worst <= 1 && differ <= expected.Length / 1000, $"{what}: {differ} of {expected.Length} values differ, worst by {worst}");
+        var summary = $"{what}: {differ} of {expected.Length} values differ, worst by {worst}";
+        Assert.True(worst <= 1 && differ <= expected.Length / 1000, summary);
+        return summary;
     }
 }

@@ -13,10 +13,17 @@ public static class TinyHead
 
     public static VelocityNet Net(ScalarType dtype)
     {
-        SimpleMLPAdaLN net;
-        lock (Nets)
-            if (!Nets.TryGetValue(dtype, out net!)) Nets[dtype] = net = Load(dtype);
+        var net = Module(dtype);
         return (x, t, c) => net.forward(x, t, c);
+    }
+
+    public static SimpleMLPAdaLN Module(ScalarType dtype)
+    {
+        lock (Nets)
+        {
+            if (!Nets.TryGetValue(dtype, out var net)) Nets[dtype] = net = Load(dtype);
+            return net;
+        }
     }
 
     private static SimpleMLPAdaLN Load(ScalarType dtype)

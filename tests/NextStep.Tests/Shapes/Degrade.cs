@@ -46,6 +46,23 @@ internal static class Degrade
         return new RgbImage(w, h, blurred.Select(v => (byte)Math.Clamp(Math.Round(v), 0, 255)).ToArray());
     }
 
+    /// <summary>Encodes and decodes as JPEG in memory (Skia's libjpeg-turbo, 4:2:0 chroma).</summary>
     public static RgbImage Jpeg(RgbImage image, int quality)
-        => ShapesImages.Decode(ShapesImages.Encode(image, SKEncodedImageFormat.Jpeg, quality), "jpeg");
+    {
+        using var bmp = ShapesImages.ToBitmap(image);
+        using var data = bmp.Encode(SKEncodedImageFormat.Jpeg, quality);
+        using var decoded = SKBitmap.Decode(data).Copy(SKColorType.Rgba8888);
+        var rgba = decoded.Bytes;
+        var rgb = new byte[image.Width * image.Height * 3];
+        for (int i = 0, j = 0; i < rgb.Length; i += 3, j += 4) { rgb[i] = rgba[j]; rgb[i + 1] = rgba[j + 1]; rgb[i + 2] = rgba[j + 2]; }
+        return new RgbImage(image.Width, image.Height, rgb);
+    }
+
+    /// <summary>Shifts every channel by its own offset in ±<paramref name="max"/> (a generator's colour cast).</summary>
+    public static RgbImage Tint(RgbImage image, int max, int seed)
+    {
+        var rng = new Random(seed);
+        var shift = new[] { rng.Next(-max, max + 1), rng.Next(-max, max + 1), rng.Next(-max, max + 1) };
+        return new RgbImage(image.Width, image.Height, image.Rgb.Select((p, i) => (byte)Math.Clamp(p + shift[i % 3], 0, 255)).ToArray());
+    }
 }

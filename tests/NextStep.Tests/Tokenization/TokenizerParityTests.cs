@@ -114,6 +114,19 @@ public class TokenizerParityTests
     }
 
     [Fact]
+    public void ConcurrentEncodingGivesTheSequentialIds()
+    {
+        // Fresh tokenizers (empty caches): one used from many threads at once, one sequentially.
+        var texts = ReadJson("tokenizer", "cases.json").GetProperty("cases").EnumerateArray().Select(c => c.GetProperty("text").GetString()!).ToArray();
+        var shared = Qwen2Tokenizer.Load(Fixtures.TinyModel);
+        var sequential = Qwen2Tokenizer.Load(Fixtures.TinyModel);
+        var expected = texts.Select(t => sequential.Encode(t)).ToArray();
+        var results = new int[texts.Length * 8][];
+        Parallel.For(0, results.Length, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i => results[i] = shared.Encode(texts[i % texts.Length]));
+        for (int i = 0; i < results.Length; i++) Assert.Equal(expected[i % texts.Length], results[i]);
+    }
+
+    [Fact]
     public void LoneSurrogatesBecomeTheReplacementCharacter()
     {
         // Documented behaviour: an unpaired surrogate is encoded as U+FFFD (bytes EF BF BD), as a UTF-8 encoder does.

@@ -97,3 +97,21 @@ public class BatchingTests
         return t.data<int>().ToArray();
     }
 }
+
+public class CaptionAugmentTests
+{
+    [Theory]
+    [InlineData("A Rocket on the launch pad", "A rocket on the launch pad")]
+    [InlineData("the surface of the Moon", "The surface of the moon")]
+    [InlineData("", "")]
+    public void CapitalizeIsPythons(string input, string expected) => Assert.Equal(expected, CaptionAugment.Capitalize(input));
+
+    [Fact]
+    public void HalfOfTheCaptionsAreCapitalizedAndTheChoiceIsSeeded()
+    {
+        int changed = Enumerable.Range(0, 400).Count(i => CaptionAugment.Apply("a Red circle", 42, 0, i, 0.5) == "A red circle");
+        Assert.InRange(changed, 160, 240);
+        Assert.Equal(CaptionAugment.Apply("a Red circle", 42, 3, 17, 0.5), CaptionAugment.Apply("a Red circle", 42, 3, 17, 0.5));
+        Assert.Equal("a Red circle", CaptionAugment.Apply("a Red circle", 42, 3, 17, 0.0));
+    }
+}

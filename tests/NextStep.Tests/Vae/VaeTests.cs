@@ -54,6 +54,26 @@ public sealed class VaeTests(TinyVae tiny, ITestOutputHelper log) : IClassFixtur
     }
 
     [Fact]
+    public void RealSizeLayoutMatchesTheFluxVaeInventory()
+    {
+        // Default config = NextStep-1's f8ch16 VAE: FLUX.1's VAE has 83,819,683 parameters (34,274,208 encoder).
+        using var vae = new AutoencoderKL(new NextStep.Config.VaeConfig(), ScalarType.Float32, CPU);
+        var shapes = vae.named_parameters().ToDictionary(p => p.name, p => p.parameter.shape);
+        Assert.Equal(83_819_683L, shapes.Values.Sum(s => s.Aggregate(1L, (a, b) => a * b)));
+        Assert.Equal(34_274_208L, shapes.Where(kv => kv.Key.StartsWith("encoder.")).Sum(kv => kv.Value.Aggregate(1L, (a, b) => a * b)));
+        Assert.Equal(["decoder.up.0.block.0.nin_shortcut.weight", "decoder.up.1.block.0.nin_shortcut.weight",
+            "encoder.down.1.block.0.nin_shortcut.weight", "encoder.down.2.block.0.nin_shortcut.weight"],
+            shapes.Keys.Where(k => k.EndsWith("nin_shortcut.weight")).Order(StringComparer.Ordinal));
+        Assert.Equal(["encoder.down.0", "encoder.down.1", "encoder.down.2"], shapes.Keys.Where(k => k.EndsWith("downsample.conv.weight")).Select(k => k[..14]).Order());
+        Assert.Equal(["decoder.up.1", "decoder.up.2", "decoder.up.3"], shapes.Keys.Where(k => k.EndsWith("upsample.conv.weight") && k.StartsWith("decoder")).Select(k => k[..12]).Order());
+        Assert.Equal(new long[] { 256, 512, 3, 3 }, shapes["decoder.up.1.block.0.conv1.weight"]);
+        Assert.Equal(new long[] { 128, 128, 3, 3 }, shapes["decoder.up.0.block.2.conv2.weight"]);
+        Assert.Equal(new long[] { 512, 512, 1, 1 }, shapes["encoder.mid.attn_1.proj_out.weight"]);
+        Assert.Equal(new long[] { 32, 512, 3, 3 }, shapes["encoder.conv_out.weight"]);
+        Assert.Equal(new long[] { 512, 16, 3, 3 }, shapes["decoder.conv_in.weight"]);
+    }
+
+    [Fact]
     public void DecodeMatchesGolden()
     {
         using var z = G("vae.decode.z");
@@ -149,6 +169,17 @@ public sealed class VaeTests(TinyVae tiny, ITestOutputHelper log) : IClassFixtur
     }
 
     [Fact]
+    public void LoadingDoesNotDrawFromTheGlobalGenerator()
+    {
+        manual_seed(3);
+        using var expected = randn(8);
+        manual_seed(3);
+        AutoencoderKL.Load(Fixtures.Path("tiny", "model", "vae")).Dispose();
+        using var actual = randn(8);
+        Assert.True(Same(expected, actual), "loading the VAE moved the global generator");
+    }
+
+    [Fact]
     public void BFloat16VaeRunsAndStaysClose()
     {
         using var vae = AutoencoderKL.Load(Fixtures.Path("tiny", "model", "vae"), ScalarType.BFloat16);
@@ -186,6 +217,75 @@ public sealed class VaeTests(TinyVae tiny, ITestOutputHelper log) : IClassFixtur
     }
 
     private static bool Same(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
+
+    [Fact]
+    public void LoadsTheSameWeightsFromSafetensorsAndReportsMissingFiles()
+    {
+        var dir = Directory.CreateTempSubdirectory("nextstep-vae-").FullName;
+        try
+        {
+            Assert.Contains("config.json: file not found", Assert.Throws<NextStepException>(() => AutoencoderKL.Load(dir)).Message);
+            System.IO.File.Copy(Fixtures.Path("tiny", "model", "vae", "config.json"), System.IO.Path.Combine(dir, "config.json"));
+            Assert.Contains("no checkpoint.pt or checkpoint.safetensors", Assert.Throws<NextStepException>(() => AutoencoderKL.Load(dir)).Message);
+            using (var ck = TorchZipCheckpoint.Load(Fixtures.Path("tiny", "model", "vae", "checkpoint.pt")))
+                SafeTensorsWriter.Save(System.IO.Path.Combine(dir, "checkpoint.safetensors"), ck.Tensors);
+            using var vae = AutoencoderKL.Load(dir);
+            using var z = G("vae.decode.z");
+            using var expected = G("vae.decode.out");
+            using var actual = vae.Decode(z);
+            Close(expected, actual, "vae.decode.out (safetensors weights)");
+        }
+        finally { Directory.Delete(dir, true); }
+        Assert.Contains("VAE folder not found", Assert.Throws<NextStepException>(() => AutoencoderKL.Load(dir)).Message);
+    }
+
+    [Fact]
+    public void AcceptsDiffusersKeyNamesWithTheReversedUpIndex()
+    {
+        Assert.Equal("decoder.up.3.block.2.nin_shortcut.weight", VaeKeys.FromDiffusers("decoder.up_blocks.0.resnets.2.conv_shortcut.weight", 4));
+        Assert.Equal("decoder.up.1.upsample.conv.bias", VaeKeys.FromDiffusers("decoder.up_blocks.2.upsamplers.0.conv.bias", 4));
+        Assert.Equal("encoder.down.1.downsample.conv.weight", VaeKeys.FromDiffusers("encoder.down_blocks.1.downsamplers.0.conv.weight", 4));
+        Assert.Equal("encoder.mid.attn_1.proj_out.weight", VaeKeys.FromDiffusers("encoder.mid_block.attentions.0.to_out.0.weight", 4));
+        Assert.Equal("decoder.mid.block_2.norm1.bias", VaeKeys.FromDiffusers("decoder.mid_block.resnets.1.norm1.bias", 4));
+        Assert.Equal("decoder.norm_out.weight", VaeKeys.FromDiffusers("decoder.conv_norm_out.weight", 4));
+
+        using var ck = TorchZipCheckpoint.Load(Fixtures.Path("tiny", "model", "vae", "checkpoint.pt"));
+        int levels = Vae.Config.ChMult.Length;
+        var views = new List<Tensor>();
+        var diffusers = new Dictionary<string, Tensor>();
+        foreach (var (key, t) in ck.Tensors)
+        {
+            bool attnProjection = key.Contains(".attn_1.") && t.dim() == 4;
+            var value = attnProjection ? t.flatten(1) : t;
+            if (attnProjection) views.Add(value);
+            diffusers[ToDiffusers(key, levels)] = value;
+        }
+        Assert.DoesNotContain(diffusers.Keys, k => k.Contains(".up.") || k.Contains(".down.") || k.Contains(".mid."));
+        try
+        {
+            using var vae = AutoencoderKL.FromStateDict(Vae.Config, diffusers, "diffusers.safetensors");
+            Assert.Empty(vae.IgnoredKeys);
+            using var z = G("vae.decode.z");
+            using var expected = G("vae.decode.out");
+            using var actual = vae.Decode(z);
+            Close(expected, actual, "vae.decode.out (diffusers names)");
+        }
+        finally { foreach (var v in views) v.Dispose(); }
+    }
+
+    /// <summary>The diffusers name of an LDM key, written out independently of the library's mapping.</summary>
+    private static string ToDiffusers(string key, int levels)
+    {
+        key = System.Text.RegularExpressions.Regex.Replace(key, @"^encoder\.down\.(\d+)\.block\.", "encoder.down_blocks.$1.resnets.");
+        key = System.Text.RegularExpressions.Regex.Replace(key, @"^encoder\.down\.(\d+)\.downsample\.", "encoder.down_blocks.$1.downsamplers.0.");
+        key = System.Text.RegularExpressions.Regex.Replace(key, @"^decoder\.up\.(\d+)\.block\.", m => $"decoder.up_blocks.{levels - 1 - int.Parse(m.Groups[1].Value)}.resnets.");
+        key = System.Text.RegularExpressions.Regex.Replace(key, @"^decoder\.up\.(\d+)\.upsample\.", m => $"decoder.up_blocks.{levels - 1 - int.Parse(m.Groups[1].Value)}.upsamplers.0.");
+        return key.Replace(".mid.block_1.", ".mid_block.resnets.0.").Replace(".mid.block_2.", ".mid_block.resnets.1.")
+            .Replace(".mid.attn_1.norm.", ".mid_block.attentions.0.group_norm.").Replace(".mid.attn_1.q.", ".mid_block.attentions.0.to_q.")
+            .Replace(".mid.attn_1.k.", ".mid_block.attentions.0.to_k.").Replace(".mid.attn_1.v.", ".mid_block.attentions.0.to_v.")
+            .Replace(".mid.attn_1.proj_out.", ".mid_block.attentions.0.to_out.0.")
+            .Replace(".nin_shortcut.", ".conv_shortcut.").Replace(".norm_out.", ".conv_norm_out.");
+    }
 
     /// <summary>uint8 images: ≥ 99.9 % of values equal and none off by more than 1.</summary>
     private void AssertMostlyEqual(Tensor expected, Tensor actual)

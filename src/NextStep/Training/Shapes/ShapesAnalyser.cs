@@ -30,8 +30,9 @@ public sealed record ShapesAnalysis(ShapeColor Background, IReadOnlyList<ShapeDe
 /// 2. each pixel is labelled with its nearest object colour when that is nearer than the measured background and
 ///    within <see cref="ShapesAnalyserOptions.MaxColorDistance"/>, else background;
 /// 3. 4-connected components of labelled pixels (any colour, so noisy or fringed objects stay whole), tiny ones dropped;
-/// 4. each component's colour is its majority label and its shape the <see cref="ShapeGeometry"/> template that,
-///    stretched over the component's bounding box, overlaps it best (IoU);
+/// 4. each component's colour is its majority label; its soft mask (how much of that colour each nearby pixel holds)
+///    is compared with every <see cref="ShapeGeometry"/> template placed to match the mask's centroid and spread, and
+///    the best soft IoU names the shape (below <see cref="ShapesAnalyserOptions.MinShapeIou"/>: not recognised);
 /// 5. <see cref="ShapesJudge"/> checks the spec's claims against the recognised objects.
 /// </summary>
 public static class ShapesAnalyser
@@ -51,11 +52,9 @@ public static class ShapesAnalyser
         var labels = Label(image, bgRgb, background, options.MaxColorDistance);
         int minArea = Math.Max(4, (int)Math.Ceiling(options.MinAreaFraction * image.Width * image.Height));
         var detections = new List<ShapeDetection>();
-        foreach (var blob in Components(labels, image.Width, image.Height))
-        {
-            if (blob.Count < minArea) continue;
-            detections.Add(Describe(blob, labels, image, bgRgb, options.MinShapeIou));
-        }
+        var (ids, blobs) = Components(labels, image.Width, image.Height);
+        for (int id = 0; id < blobs.Count; id++)
+            if (blobs[id].Count >= minArea) detections.Add(Describe(blobs[id], id, ids, labels, image, bgRgb, options.MinShapeIou));
         return new ShapesAnalysis(background, detections);
     }
 
@@ -95,33 +94,39 @@ public static class ShapesAnalyser
         return labels;
     }
 
-    private static IEnumerable<List<int>> Components(int[] labels, int w, int h)
+    /// <summary>4-connected components of labelled pixels; <c>ids</c> gives each pixel's component (−1 for background).</summary>
+    private static (int[] Ids, List<List<int>> Blobs) Components(int[] labels, int w, int h)
     {
-        var seen = new bool[labels.Length];
-        var queue = new Queue<int>();
+        var ids = new int[labels.Length];
+        Array.Fill(ids, -1);
+        var blobs = new List<List<int>>();
+        var stack = new Stack<int>();
         for (int start = 0; start < labels.Length; start++)
         {
-            if (labels[start] < 0 || seen[start]) continue;
+            if (labels[start] < 0 || ids[start] >= 0) continue;
             var blob = new List<int>();
-            seen[start] = true;
-            queue.Enqueue(start);
-            while (queue.Count > 0)
+            ids[start] = blobs.Count;
+            stack.Push(start);
+            while (stack.Count > 0)
             {
-                int i = queue.Dequeue();
+                int i = stack.Pop(), x = i % w, y = i / w;
                 blob.Add(i);
-                int x = i % w, y = i / w;
-                foreach (var (nx, ny) in new[] { (x - 1, y), (x + 1, y), (x, y - 1), (x, y + 1) })
-                {
-                    if (nx < 0 || ny < 0 || nx >= w || ny >= h) continue;
-                    int j = ny * w + nx;
-                    if (labels[j] >= 0 && !seen[j]) { seen[j] = true; queue.Enqueue(j); }
-                }
+                if (x > 0) Visit(i - 1);
+                if (x < w - 1) Visit(i + 1);
+                if (y > 0) Visit(i - w);
+                if (y < h - 1) Visit(i + w);
             }
-            yield return blob;
+            blobs.Add(blob);
+        }
+        return (ids, blobs);
+
+        void Visit(int j)
+        {
+            if (labels[j] >= 0 && ids[j] < 0) { ids[j] = blobs.Count; stack.Push(j); }
         }
     }
 
-    private static ShapeDetection Describe(List<int> blob, int[] labels, RgbImage image, (double R, double G, double B) bgRgb, double minIou)
+    private static ShapeDetection Describe(List<int> blob, int id, int[] ids, int[] labels, RgbImage image, (double R, double G, double B) bgRgb, double minIou)
     {
         int w = image.Width, h = image.Height;
         var votes = new int[ObjectColors.Length];
@@ -136,7 +141,7 @@ public static class ShapesAnalyser
         // Window: the blob's box plus a few pixels, where faint edges and tips may lie.
         int pad = 2 + Math.Max(x1 - x0, y1 - y0) / 8;
         var win = new Window(Math.Max(0, x0 - pad), Math.Max(0, y0 - pad), Math.Min(w, x1 + pad + 1), Math.Min(h, y1 + pad + 1));
-        var alpha = Alpha(image, labels, blob, color, bgRgb, win);
+        var alpha = Alpha(image, ids, id, color, bgRgb, win);
         var moments = Moments.Of(alpha, win.Cols, win.Rows);
         var (shape, iou, box) = Kinds.Select(k =>
         {
@@ -157,9 +162,8 @@ public static class ShapesAnalyser
     /// Per window pixel, how much of the object colour it holds: the projection of (pixel − background) onto
     /// (object − background), clamped to 0..1. Pixels of other blobs count 0; faint values (noise) are cut to 0.
     /// </summary>
-    private static float[] Alpha(RgbImage image, int[] labels, List<int> blob, ShapeColor color, (double R, double G, double B) bg, Window win)
+    private static float[] Alpha(RgbImage image, int[] ids, int id, ShapeColor color, (double R, double G, double B) bg, Window win)
     {
-        var own = new HashSet<int>(blob);
         var (cr, cg, cb) = Rgb(color);
         double dr = cr - bg.R, dg = cg - bg.G, db = cb - bg.B, norm = dr * dr + dg * dg + db * db;
         var alpha = new float[win.Cols * win.Rows];
@@ -167,7 +171,7 @@ public static class ShapesAnalyser
             for (int x = win.Left; x < win.Right; x++)
             {
                 int i = y * image.Width + x;
-                if (labels[i] >= 0 && !own.Contains(i)) continue;
+                if (ids[i] >= 0 && ids[i] != id) continue;
                 var p = image.Rgb.AsSpan(i * 3, 3);
                 double a = ((p[0] - bg.R) * dr + (p[1] - bg.G) * dg + (p[2] - bg.B) * db) / norm;
                 alpha[(y - win.Top) * win.Cols + (x - win.Left)] = a < FaintAlpha ? 0 : (float)Math.Min(1, a);

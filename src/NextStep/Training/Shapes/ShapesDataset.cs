@@ -1,4 +1,3 @@
-using NextStep.Imaging;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 

@@ -22,20 +22,21 @@ const flagTokens = [
   { id: 1057, content: '[SEP]', single_word: false, lstrip: false, rstrip: true, normalized: false, special: true },
   { id: 1058, content: 'word', single_word: true, lstrip: false, rstrip: false, normalized: false, special: false },
   { id: 1059, content: '<|image', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true },
+  { id: 1060, content: '\u4F60\u597D world', single_word: false, lstrip: false, rstrip: false, normalized: false, special: false },
 ];
 
 const realTexts = [
   'a\u{20000}b', '\u{1D49C}\u{1D49C}!', 'x \u{1D49C}\u{1D49C}!', '1\u{1D7CE}2', '\u{10107}x', "'\u{1D49C}",
   "'\u017Fx", "'Sx", "'S'T", "'s's", "'LL", "I'M HERE'RE", "'\u2113\u2113", "'VE'D", "''s",
   '  \u00A0x', '\u3000\u3000x', 'a\u2028b', 'x\r\n \ty', 'a     b', '\n \n', ' \t\n', 'end  ', '\t!', ' !!x',
-  'x\uD800y', 'a\uDC00', '\uDBFF\uDBFF', '\uDC00\uD800', '\uD83D\uDE00\uD800',
+  'a\uFFFEb\uFFFFc\uFDD0', 'e\u0301\uFFFEe\u0301', 'x\uD800y', 'a\uDC00', '\uDBFF\uDBFF', '\uDC00\uD800', '\uD83D\uDE00\uD800',
   'A\u0301 vs \u00C1 and \u1100\u1161\u11A8', 'photo<|image_placeholder|>x', '<|image_placeholder|> x',
   '<|im_start|>  \n<|im_end|>\n', '[PAD] [PAD]', '<|im_start<|im_end|>', '\u{1F469}\u200D\u{1F4BB} \u{1F44D}\u{1F3FD}',
   'fn main() {\n\tprintln!("{}", 42);\n}\n', '12.5% of 1e-9 \u00BD \u2167 \u0661\u0662', '\u0645\u0631\u062D\u0628\u0627 \u05E9\u05DC\u05D5\u05DD \u0928\u092E\u0938\u094D\u0924\u0947',
 ];
 const flagTexts = [
   'Hi <mask> there\t<mask>\t<mask>\u2000', 'a<mask> <mask>b <mask>', 'the cafe\u0301 and caf\u00e9!',
-  '[SEP]   x[SEP]\n\ny', 'word words sword word_ word. word', '<|image_area|> <|image', ' <mask>  <mask>  ',
+  '[SEP]   x[SEP]\n\ny', 'word words sword word_ word. word', '<|image_area|> <|image', ' <mask>  <mask>  ', 'say \u4F60\u597D world!',
 ];
 
 async function run(tok, texts) {

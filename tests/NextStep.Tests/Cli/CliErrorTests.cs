@@ -1,0 +1,42 @@
+using Xunit;
+
+namespace NextStep.Tests.Cli;
+
+/// <summary>Every command answers unknown flags and missing files with one "error:" line and a non-zero exit.</summary>
+public class CliErrorTests
+{
+    [Theory]
+    [InlineData("generate")]
+    [InlineData("edit")]
+    [InlineData("batch")]
+    [InlineData("info")]
+    [InlineData("score")]
+    [InlineData("doctor")]
+    [InlineData("tokenize")]
+    public void UnknownFlagsExitWithCodeTwo(string command)
+    {
+        var (code, stdout, stderr) = CliRunner.Run(command, "--no-such-flag");
+        Assert.Equal(2, code);
+        CliAssert.OneLineError(code, stderr, "--no-such-flag");
+        Assert.Equal("", stdout);
+    }
+
+    [Theory]
+    [InlineData("info", "/nonexistent/x.png")]
+    [InlineData("score", "/nonexistent/x.png")]
+    [InlineData("tokenize", "--model", "/nonexistent/model", "hello")]
+    public void MissingFilesAreOneLineErrors(params string[] args)
+    {
+        var (code, _, stderr) = CliRunner.Run(args);
+        CliAssert.OneLineError(code, stderr, "/nonexistent/");
+    }
+
+    [Fact]
+    public void DoctorReportsAMissingModelFolderAsAProblem()
+    {
+        var (code, stdout, _) = CliRunner.Run("doctor", "--model", "/nonexistent/model");
+        Assert.Equal(1, code);
+        Assert.Contains("/nonexistent/model", stdout);
+        Assert.Contains("problem(s) found", stdout);
+    }
+}

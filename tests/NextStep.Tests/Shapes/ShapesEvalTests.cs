@@ -1,0 +1,136 @@
+using System.Text.Json;
+using NextStep.Cli;
+using NextStep.Imaging;
+using NextStep.Tests.Support;
+using NextStep.Training.Shapes;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace NextStep.Tests.Shapes;
+
+public sealed class ShapesEvalTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("shapes-eval-").FullName;
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void PromptSetsAreFixedAndSeparate()
+    {
+        var prompts = ShapesEval.Prompts(heldOut: false);
+        var held = ShapesEval.Prompts(heldOut: true);
+        Assert.Equal(6 * ShapesEval.PerCategory, prompts.Count);
+        Assert.Equal(4 * ShapesEval.PerCategory, held.Count);
+        Assert.Equal(prompts.Select(Json), ShapesEval.Prompts(heldOut: false).Select(Json));
+        Assert.Equal(prompts.Count, prompts.Select(p => p.Caption).Distinct().Count());
+        Assert.All(ShapesVocabulary.Categories, c => Assert.Equal(ShapesEval.PerCategory, prompts.Count(p => p.Spec.Category == c)));
+        Assert.DoesNotContain(prompts, p => ShapesSplits.ClaimsHeldOut(p.Spec));
+        Assert.All(held, p => Assert.True(ShapesSplits.ClaimsHeldOut(p.Spec), p.Caption));
+    }
+
+    private static string Json(ShapesPrompt p) => JsonSerializer.Serialize(p, ShapesJson.Options);
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void GroundTruthGeneratorScoresOne(bool heldOut)
+    {
+        var prompts = ShapesEval.Prompts(heldOut);
+        var report = ShapesEval.Run(prompts, ShapesEval.GroundTruth(prompts), seeds: 2);
+        output.WriteLine(string.Join(", ", report.Categories.Select(kv => $"{kv.Key} {kv.Value:F3}")) + $"; overall {report.Overall:F3}");
+        Assert.Equal(prompts.Count * 2, report.Items.Count);
+        Assert.All(report.Categories.Values, a => Assert.True(a >= 0.99, $"accuracy {a}"));
+    }
+
+    [Fact]
+    public void WrongImagesScoreLow()
+    {
+        // Each prompt answered with the image of a prompt from another category, or with an empty background.
+        var prompts = ShapesEval.Prompts(heldOut: false);
+        var truth = ShapesEval.GroundTruth(prompts);
+        var index = prompts.Select((p, i) => (p.Caption, i)).ToDictionary(t => t.Caption, t => t.i);
+        var shifted = ShapesEval.Run(prompts, (caption, seed) => truth(prompts[(index[caption] + 37) % prompts.Count].Caption, seed));
+        output.WriteLine("shifted: " + string.Join(", ", shifted.Categories.Select(kv => $"{kv.Key} {kv.Value:F3}")) + $"; overall {shifted.Overall:F3}");
+        Assert.True(shifted.Overall <= 0.15, $"overall {shifted.Overall}");
+        var blank = ShapesEval.Run(prompts, (_, _) => ShapesImages.Filled(64, 64, (128, 128, 128)));
+        Assert.Equal(0, blank.Overall);
+    }
+
+    [Fact]
+    public void RunWritesImagesReportAndContactSheet()
+    {
+        var prompts = ShapesEval.Prompts(heldOut: false, perCategory: 2);
+        var report = ShapesEval.Run(prompts, ShapesEval.GroundTruth(prompts, 128), seeds: 2, outDir: _dir, promptSet: "test");
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "report.json")));
+        Assert.Equal(24, json.RootElement.GetProperty("items").GetArrayLength());
+        Assert.Equal(1.0, json.RootElement.GetProperty("categories").GetProperty("color_attr").GetDouble());
+        var first = json.RootElement.GetProperty("items")[0];
+        var image = ImageIO.Load(Path.Combine(_dir, first.GetProperty("image").GetString()!));
+        Assert.Equal(128, image.Width);
+        var sheet = ImageIO.Load(Path.Combine(_dir, "contact_sheet.png"));
+        Assert.Equal(8 * 128, sheet.Width);
+        Assert.Equal(3, report.Items.Count / 8);
+    }
+
+    [Fact]
+    public void PromptFilesRoundTripAndBadLinesNameTheirPlace()
+    {
+        var prompts = ShapesEval.Prompts(heldOut: true, perCategory: 3);
+        var path = Path.Combine(_dir, "prompts.jsonl");
+        File.WriteAllLines(path, prompts.Select(p => JsonSerializer.Serialize(p, ShapesJson.Options)));
+        var back = ShapesJson.ReadPrompts(path);
+        Assert.Equal(prompts.Select(Json), back.Select(Json));
+
+        File.AppendAllText(path, "{\"caption\": \"a blue blob\", \"spec\": {\"category\": \"colors\", \"objects\": [{\"shape\": \"blob\"}]}}\n");
+        var e = Assert.Throws<NextStepException>(() => ShapesJson.ReadPrompts(path));
+        Assert.Contains($"prompts.jsonl:{prompts.Count + 1}", e.Message);
+    }
+
+    [Fact]
+    public void GeneratorFailuresAreReported()
+    {
+        var prompts = ShapesEval.Prompts(heldOut: false, perCategory: 1);
+        var e = Assert.Throws<NextStepException>(() => ShapesEval.Run(prompts, (_, _) => null!));
+        Assert.Contains(prompts[0].Caption, e.Message);
+        Assert.Throws<NextStepException>(() => ShapesEval.Run(prompts, ShapesEval.GroundTruth(prompts), seeds: 0));
+    }
+
+    [Fact]
+    public void EvalCommandPrintsATableAndWritesTheReport()
+    {
+        var stdout = new StringWriter();
+        int rc = CliApp.Run(["eval", "--ground-truth", "--held-out", "--per-category", "2", "--out", _dir], stdout, new StringWriter());
+        Assert.Equal(0, rc);
+        Assert.Contains("color_attr", stdout.ToString());
+        Assert.Contains("1.000", stdout.ToString());
+        Assert.True(File.Exists(Path.Combine(_dir, "report.json")));
+
+        var stderr = new StringWriter();
+        Assert.Equal(1, CliApp.Run(["eval", "--model", Path.Combine(_dir, "no-model"), "--out", _dir], new StringWriter(), stderr));
+        Assert.Contains("no-model", stderr.ToString());
+        stderr = new StringWriter();
+        Assert.Equal(1, CliApp.Run(["eval", "--ground-truth", "--prompts", Path.Combine(_dir, "missing.jsonl")], new StringWriter(), stderr));
+        Assert.Contains("missing.jsonl", stderr.ToString());
+    }
+
+    [Fact]
+    public void EvalCommandRunsAModelThroughThePipeline()
+    {
+        // The tiny random checkpoint draws noise, so only the wiring is checked: images of the asked size, scored, reported.
+        var prompts = Path.Combine(_dir, "one.jsonl");
+        File.WriteAllLines(prompts, ShapesEval.Prompts(heldOut: false, perCategory: 1).Take(1).Select(p => JsonSerializer.Serialize(p, ShapesJson.Options)));
+        var stdout = new StringWriter();
+        int rc = CliApp.Run(["eval", "--model", Fixtures.TinyModel, "--prompts", prompts, "--seeds", "2", "--steps", "2", "--out", _dir], stdout, new StringWriter());
+        Assert.Equal(0, rc);
+        Assert.Contains("overall", stdout.ToString());
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "report.json")));
+        var items = json.RootElement.GetProperty("items");
+        Assert.Equal(2, items.GetArrayLength());
+        var image = ImageIO.Load(Path.Combine(_dir, items[1].GetProperty("image").GetString()!));
+        Assert.Equal((ShapesGenerationSettings.Default.Size, ShapesGenerationSettings.Default.Size), (image.Width, image.Height));
+        Assert.NotEqual(ImageIO.Load(Path.Combine(_dir, items[0].GetProperty("image").GetString()!)).Rgb, image.Rgb);
+
+        var stderr = new StringWriter();
+        Assert.Equal(1, CliApp.Run(["eval", "--model", Fixtures.TinyModel, "--prompts", prompts, "--size", "40", "--out", _dir], new StringWriter(), stderr));
+        Assert.Contains("40x40", stderr.ToString());
+    }
+}
