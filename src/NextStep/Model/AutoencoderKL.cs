@@ -99,18 +99,24 @@ public sealed class AutoencoderKL : nn.Module
         catch { vae.Dispose(); throw; }
     }
 
-    /// <summary>A VAE with freshly initialised weights (PyTorch's default layer init), in training mode, float32 on the CPU.</summary>
+    /// <summary>
+    /// A VAE with freshly initialised weights, as PyTorch initialises its layers: conv weights and biases
+    /// U(−1/√fan_in, 1/√fan_in), GroupNorm weight 1 and bias 0. Float32 on the CPU; call <c>train()</c> and enable
+    /// gradients to train it.
+    /// </summary>
     public static AutoencoderKL Initialise(VaeConfig config)
     {
-        var vae = new AutoencoderKL(config);
-        // TorchSharp's GroupNorm leaves its affine parameters uninitialised; PyTorch starts them at 1 and 0.
-        using (no_grad())
-            foreach (var norm in vae.modules().OfType<TorchSharp.Modules.GroupNorm>())
-            {
-                norm.weight!.fill_(1.0);
-                norm.bias!.zero_();
-            }
-        vae.train();
+        var vae = new AutoencoderKL(config, ScalarType.Float32, CPU);
+        var parameters = vae.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        using var _ = no_grad();
+        foreach (var (name, p) in parameters)
+        {
+            bool isNorm = name.Split('.')[^2].StartsWith("norm", StringComparison.Ordinal);
+            if (isNorm) { if (name.EndsWith(".weight")) p.fill_(1.0); else p.zero_(); continue; }
+            var weight = parameters[name[..name.LastIndexOf('.')] + ".weight"];
+            double bound = 1.0 / Math.Sqrt(weight.shape[1] * weight.shape[2] * weight.shape[3]);
+            p.uniform_(-bound, bound);
+        }
         return vae;
     }
 

@@ -83,11 +83,9 @@ public static class VaeTrainer
         var clock = Stopwatch.StartNew();
         manual_seed(options.Seed);
         var vae = options.InitFrom is { } init ? AutoencoderKL.Load(init) : AutoencoderKL.Initialise(config);
-        if (options.InitFrom is not null)
-        {
-            config = vae.Config;
-            vae.train();
-        }
+        if (options.InitFrom is not null) config = vae.Config;
+        foreach (var p in vae.parameters()) p.requires_grad = true;
+        vae.train();
         try
         {
             // Start with a narrow posterior (std e^(InitialLogvar/2)): at logvar 0 the noise would be as large as the
