@@ -23,6 +23,8 @@ public static class CliApp
             DoctorCommand.Create(),
             BenchCommand.Create(),
             TrainCommand.Create(),
+            TrainVaeCommand.Create(),
+            TrainDefaultCommand.Create(),
             EvalCommand.Create(),
             ServeCommand.Create(),
             WorkerCommand.Create(),

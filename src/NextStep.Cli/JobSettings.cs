@@ -43,6 +43,13 @@ public sealed record JobSettings
         Seed = m.Seed ?? 42, Count = m.Count, KeepIndex = m.Count > 1 ? m.Index : null, Sampler = m.Sampler, Image = m.InputImage,
     };
 
+    /// <summary>The defaults a model folder states in its <c>sampling_profile.json</c> (<see cref="NextStep.Sampling.SamplingProfile.FromFile"/>).</summary>
+    public JobSettings With(NextStep.Sampling.SamplingProfile p) => this with
+    {
+        Height = p.Height, Width = p.Width, Steps = p.NumSamplingSteps, Cfg = p.Cfg, CfgImg = p.CfgImg, Shift = p.TimestepsShift,
+        UseNorm = p.UseNorm, Sampler = p.Sampler, SdeType = p.SdeType,
+    };
+
     public JobSettings With(Preset p) => this with { Height = p.Size, Width = p.Size, Steps = p.Steps, Cfg = p.Cfg };
 
     /// <summary>The official grid nearest to the ratio, at about the current area.</summary>

@@ -20,13 +20,14 @@ public static class BatchCommand
         var retries = new Option<int?>("--retries") { Description = "Default extra tries for --min-quality (default 3)" };
         var dtype = new Option<string>("--dtype") { Description = "float32 or bfloat16", DefaultValueFactory = _ => "float32" };
         var device = new Option<string>("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
-        var threads = new Option<int?>("--threads") { Description = "CPU threads for libtorch" };
-        var cmd = new Command("batch", "Generate every prompt of a JSON batch file (resumable)") { file, output, resume, model, minQuality, retries, dtype, device, threads };
+        var threads = new Option<int?>("--threads") { Description = "CPU threads for libtorch (default: the physical cores)" };
+        var quantize = new Option<string?>("--quantize") { Description = "int8: weight-only int8 backbone" };
+        var cmd = new Command("batch", "Generate every prompt of a JSON batch file (resumable)") { file, output, resume, model, minQuality, retries, dtype, device, threads, quantize };
         cmd.SetAction(parse =>
         {
             GenerateCommand.ApplyThreads(parse.GetValue(threads));
             var defaults = new JobSettings { MinQuality = parse.GetValue(minQuality), Retries = parse.GetValue(retries) ?? (parse.GetValue(minQuality) is null ? 0 : 3) };
-            var options = GenerateCommand.Options(parse.GetValue(dtype)!, parse.GetValue(device)!);
+            var options = GenerateCommand.Options(parse.GetValue(dtype)!, parse.GetValue(device)!, parse.GetValue(quantize));
             using var ctrlC = new CtrlC();
             return Execute(parse.GetValue(file)!, parse.GetValue(output)!, parse.GetValue(resume), ModelInfo.Of(parse.GetValue(model) ?? DefaultModel.Path),
                 defaults, options, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ctrlC.Token);

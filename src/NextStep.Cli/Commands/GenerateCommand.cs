@@ -53,7 +53,7 @@ public static class GenerateCommand
             var modelInfo = ModelInfo.Of(parse.GetValue(model) ?? DefaultModel.Path);
             ApplyThreads(parse.GetValue(threads));
 
-            var job = new JobSettings();
+            var job = NextStep.Sampling.SamplingProfile.FromFile(modelInfo.Folder) is { } own ? new JobSettings().With(own) : new JobSettings();
             if (parse.GetValue(from) is { } fromPath)
             {
                 var stored = ImageMetadata.Read(fromPath);

@@ -25,6 +25,27 @@ public sealed record VaeConfig
     /// <summary>Spatial down factor 2^(len(ch_mult)−1).</summary>
     public int DownFactor => 1 << (ChMult.Length - 1);
 
+    /// <summary>Writes the fields <see cref="Load"/> reads, with the official key names.</summary>
+    public void Save(string path)
+    {
+        var j = new System.Text.Json.Nodes.JsonObject
+        {
+            ["resolution"] = Resolution,
+            ["in_channels"] = InChannels,
+            ["ch"] = Ch,
+            ["out_ch"] = OutCh,
+            ["ch_mult"] = new System.Text.Json.Nodes.JsonArray(ChMult.Select(m => (System.Text.Json.Nodes.JsonNode)m).ToArray()),
+            ["num_res_blocks"] = NumResBlocks,
+            ["z_channels"] = ZChannels,
+            ["scaling_factor"] = ScalingFactor,
+            ["shift_factor"] = ShiftFactor,
+            ["deterministic"] = Deterministic,
+            ["encoder_norm"] = EncoderNorm,
+            ["psz"] = Psz,
+        };
+        File.WriteAllText(path, j.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
+    }
+
     private static readonly string[] FactorKeys = ["scaling_factor", "shift_factor", "deterministic", "encoder_norm", "psz"];
 
     public static VaeConfig Load(string path)

@@ -99,6 +99,43 @@ public sealed class AutoencoderKL : nn.Module
         catch { vae.Dispose(); throw; }
     }
 
+    /// <summary>
+    /// A VAE with freshly initialised weights, as PyTorch initialises its layers: conv weights and biases
+    /// U(−1/√fan_in, 1/√fan_in), GroupNorm weight 1 and bias 0. Float32 on the CPU; call <c>train()</c> and enable
+    /// gradients to train it.
+    /// </summary>
+    public static AutoencoderKL Initialise(VaeConfig config)
+    {
+        var vae = new AutoencoderKL(config, ScalarType.Float32, CPU);
+        var parameters = vae.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        using var _ = no_grad();
+        foreach (var (name, p) in parameters)
+        {
+            bool isNorm = name.Split('.')[^2].StartsWith("norm", StringComparison.Ordinal);
+            if (isNorm) { if (name.EndsWith(".weight")) p.fill_(1.0); else p.zero_(); continue; }
+            var weight = parameters[name[..name.LastIndexOf('.')] + ".weight"];
+            double bound = 1.0 / Math.Sqrt(weight.shape[1] * weight.shape[2] * weight.shape[3]);
+            p.uniform_(-bound, bound);
+        }
+        return vae;
+    }
+
+    /// <summary>
+    /// The differentiable training pass: image [B, in, H, W] in [−1, 1] → (decoded posterior sample, mean, logvar);
+    /// the posterior noise is drawn from torch's generator.
+    /// </summary>
+    public (Tensor Reconstruction, Tensor Mean, Tensor Logvar) TrainingForward(Tensor pixels)
+    {
+        CheckInput(pixels, Config.InChannels, DownFactor * Config.Psz, "image");
+        var (mean, logvar) = Moments(pixels);
+        using var noise = randn_like(mean);
+        using var half = logvar * 0.5;
+        using var std = half.exp();
+        using var scaledNoise = std * noise;
+        using var sample = mean + scaledNoise;
+        return (_decoder.call(sample), mean, logvar);
+    }
+
     private static Dictionary<string, Tensor> RenameDiffusers(IReadOnlyDictionary<string, Tensor> weights, VaeConfig config, string source)
     {
         var renamed = new Dictionary<string, Tensor>(StringComparer.Ordinal);
@@ -131,6 +168,11 @@ public sealed class AutoencoderKL : nn.Module
         CheckInput(pixels, Config.InChannels, DownFactor * Config.Psz, "image");
         using var _ = no_grad();
         using var input = pixels.to(DType, Device);
+        return Moments(input);
+    }
+
+    private (Tensor Mean, Tensor Logvar) Moments(Tensor input)
+    {
         using var moments = _encoder.call(input);
         var chunks = moments.chunk(2, 1);
         using var mean = chunks[0];

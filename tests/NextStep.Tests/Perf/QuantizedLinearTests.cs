@@ -18,11 +18,11 @@ public class QuantizedLinearTests
     /// <summary>
     /// Relative error (Frobenius) of y = x·Wᵀ with W [1024, 1024] on random x [16, 1024]. Bounds from the rounding
     /// error s/√12 per weight, s = max|w_row|/127: uniform weights (PyTorch's default init) 0.5/127 ≈ 0.39 %, asserted
-    /// &lt; 0.5 %; Gaussian weights ≈ 4.5σ/(127·√12·σ) ≈ 1.0 %, asserted &lt; 1.3 %.
+    /// &lt; 0.5 %; Gaussian weights ≈ max|w|/(127·√12·σ), measured 0.79 % at 1024 and 0.88 % at 5120 inputs, asserted &lt; 1 %.
     /// </summary>
     [Theory]
     [InlineData("uniform", 0.005)]
-    [InlineData("normal", 0.013)]
+    [InlineData("normal", 0.01)]
     public void RelativeErrorIsBounded(string init, double bound)
     {
         var g = new Generator(7);

@@ -132,7 +132,13 @@ public sealed class ServerApiTests(ServerApiTests.Shared shared) : IClassFixture
         await using var slow = await RunningServer.Start(generator: new FakeImageGenerator(TimeSpan.FromSeconds(1)));
         using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => slow.Http.PostAsJsonAsync("/v1/images/generations", new { prompt = "left early", size = "256x256" }, cts.Token));
-        var list = await slow.Http.GetFromJsonAsync<JsonElement>("/v1/jobs");
+        // The request may still be on its way into the server when the client gives up: wait for it to be recorded.
+        JsonElement list = default;
+        for (var deadline = DateTime.UtcNow.AddSeconds(30); DateTime.UtcNow < deadline; await Task.Delay(100))
+        {
+            list = await slow.Http.GetFromJsonAsync<JsonElement>("/v1/jobs");
+            if (list.GetProperty("data").GetArrayLength() > 0) break;
+        }
         var id = Assert.Single(list.GetProperty("data").EnumerateArray()).GetProperty("id").GetString()!;
         Assert.Single((await slow.WaitFor(id, "succeeded")).GetProperty("images").EnumerateArray());
     }

@@ -1,0 +1,83 @@
+using System.CommandLine;
+using NextStep.Config;
+using NextStep.Model;
+using NextStep.Sampling;
+using NextStep.Tokenization;
+using NextStep.Training;
+using static TorchSharp.torch;
+
+namespace NextStep.Cli.Commands;
+
+/// <summary>
+/// <c>nextstep train-default</c>: trains the small NextStep model of <c>models/default</c> on Shapes latents from a VAE
+/// made by <c>train-vae</c>, and writes a complete model folder (config, weights, tokenizer, VAE, sampling profile).
+/// </summary>
+public static class TrainDefaultCommand
+{
+    public static Command Create()
+    {
+        var defaults = new DefaultModelOptions();
+        var vaeDir = new Option<string>("--vae") { Description = "VAE folder written by train-vae", Required = true };
+        var tokenizerDir = new Option<string>("--tokenizer") { Description = "Folder with tokenizer.json and tokenizer_config.json (ids as in the tiny test tokenizer)", Required = true };
+        var output = new Option<string>("--out") { Description = "Model folder to write", Required = true };
+        var images = new Option<int>("--images") { Description = "Shapes train-split images to encode and train on", DefaultValueFactory = _ => 4000 };
+        var steps = new Option<int>("--steps") { Description = "Optimizer steps", DefaultValueFactory = _ => defaults.Steps };
+        var minutes = new Option<double?>("--minutes") { Description = "Wall-clock budget for the optimisation (the schedule follows it)" };
+        var batch = new Option<int>("--batch") { Description = "Sequences per step", DefaultValueFactory = _ => defaults.BatchSize };
+        var lr = new Option<double>("--lr") { Description = "Peak learning rate", DefaultValueFactory = _ => defaults.LearningRate };
+        var dropout = new Option<double>("--caption-dropout") { Description = "Fraction of image-before-caption samples (unconditional, for CFG)", DefaultValueFactory = _ => defaults.CaptionDropout };
+        var seed = new Option<long>("--seed") { Description = "Seed of the init, batches and noise", DefaultValueFactory = _ => defaults.Seed };
+        var threads = new Option<int>("--threads") { Description = "CPU threads for libtorch", DefaultValueFactory = _ => 1 };
+        var logEvery = new Option<int>("--log-every") { Description = "Print the mean losses every N steps", DefaultValueFactory = _ => 25 };
+        var cmd = new Command("train-default", "Train the small default NextStep model on Shapes")
+        {
+            vaeDir, tokenizerDir, output, images, steps, minutes, batch, lr, dropout, seed, threads, logEvery,
+        };
+        cmd.SetAction(p =>
+        {
+            var stdout = p.InvocationConfiguration.Output;
+            set_num_threads(p.GetValue(threads));
+            var dir = Directory.CreateDirectory(p.GetValue(output)!).FullName;
+            foreach (var file in new[] { "tokenizer.json", "tokenizer_config.json" })
+                File.Copy(Path.Combine(p.GetValue(tokenizerDir)!, file), Path.Combine(dir, file), overwrite: true);
+            var vaeOut = Directory.CreateDirectory(Path.Combine(dir, "vae")).FullName;
+            foreach (var file in Directory.GetFiles(p.GetValue(vaeDir)!).Where(f => Path.GetFileName(f) is "config.json" or "checkpoint.safetensors" or "checkpoint.pt"))
+                File.Copy(file, Path.Combine(vaeOut, Path.GetFileName(file)), overwrite: true);
+            File.WriteAllText(Path.Combine(dir, "config.json"), DefaultModelRecipe.ConfigJson().ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
+            var config = NextStepConfig.Load(Path.Combine(dir, "config.json"));
+            var tokenizer = Qwen2Tokenizer.Load(dir);
+
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            using var vae = AutoencoderKL.Load(vaeOut);
+            using var data = DefaultModelRecipe.EncodeShapes(vae, 1, p.GetValue(images), progress: n => { if (n % 512 == 0) stdout.WriteLine($"encoded {n} images  {clock.Elapsed.TotalSeconds:F0} s"); });
+            stdout.WriteLine($"encoded {data.Captions.Count} images in {clock.Elapsed.TotalSeconds:F0} s");
+
+            using var model = DefaultModelRecipe.Initialise(config, p.GetValue(seed));
+            stdout.WriteLine($"model: {model.parameters().Sum(t => t.numel()):N0} parameters");
+            var options = defaults with
+            {
+                Steps = p.GetValue(steps), MaxMinutes = p.GetValue(minutes), BatchSize = p.GetValue(batch), LearningRate = p.GetValue(lr),
+                CaptionDropout = p.GetValue(dropout), Seed = p.GetValue(seed),
+            };
+            int every = p.GetValue(logEvery);
+            (double L, double Lm, double Im) sum = (0, 0, 0);
+            var run = DefaultModelRecipe.Train(model, tokenizer, vae.Config, data, options, (step, l) =>
+            {
+                sum = (sum.L + l.Loss, sum.Lm + l.Lm, sum.Im + l.Image);
+                if (step % every == 0)
+                {
+                    stdout.WriteLine($"step {step}  loss {sum.L / every:F4}  ce {sum.Lm / every:F3}  fm {sum.Im / every:F4}  {clock.Elapsed.TotalSeconds:F0} s");
+                    sum = (0, 0, 0);
+                }
+            });
+            DefaultModelRecipe.Save(model, dir);
+            if (!File.Exists(Path.Combine(dir, SamplingProfile.FileName)))
+                File.WriteAllText(Path.Combine(dir, SamplingProfile.FileName), DefaultModelRecipe.SamplingProfileJson().ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
+            var tail = run.Losses.TakeLast(Math.Min(every, run.Losses.Count)).ToList();
+            stdout.WriteLine($"trained {run.Losses.Count} steps in {run.Elapsed.TotalMinutes:F1} min; last {tail.Count} steps: loss {tail.Average(l => l.Loss):F4}, ce {tail.Average(l => l.Lm):F3}, fm {tail.Average(l => l.Image):F4}");
+            stdout.WriteLine($"wrote {dir}");
+            return 0;
+        });
+        return cmd;
+    }
+}

@@ -1,0 +1,204 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using NextStep.Config;
+using NextStep.Loading;
+using NextStep.Model;
+using NextStep.Tokenization;
+using NextStep.Training.Shapes;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NextStep.Training;
+
+/// <summary>Settings of <see cref="DefaultModelRecipe.Train"/>.</summary>
+public sealed record DefaultModelOptions
+{
+    public int Steps { get; init; } = 2000;
+    /// <summary>Wall-clock budget (null = none): the schedule runs on max(step fraction, time fraction) and stops at 1.</summary>
+    public double? MaxMinutes { get; init; }
+    public int BatchSize { get; init; } = 32;
+    /// <summary>Peak AdamW learning rate (β = 0.9, 0.95): linear warm-up, then cosine decay to 10 %.</summary>
+    public double LearningRate { get; init; } = 1e-3;
+    public int WarmupSteps { get; init; } = 50;
+    public double WeightDecay { get; init; } = 0.01;
+    public double MaxGradNorm { get; init; } = 1.0;
+    /// <summary>Fraction of samples whose image comes before the caption (the official drop-text order), which teaches the unconditional prediction classifier-free guidance needs.</summary>
+    public double CaptionDropout { get; init; } = 0.1;
+    public long Seed { get; init; } = 0;
+}
+
+/// <summary>Training data: captions and the VAE posterior (mean, std) of their images [N, C, h, w].</summary>
+public sealed record LatentDataset(IReadOnlyList<string> Captions, Tensor Mean, Tensor Std) : IDisposable
+{
+    public void Dispose() { Mean.Dispose(); Std.Dispose(); }
+}
+
+/// <summary>What one run produced: per-step total, text (CE) and image (flow-matching) losses and the wall time.</summary>
+public sealed record DefaultModelTraining(IReadOnlyList<(double Loss, double Lm, double Image)> Losses, TimeSpan Elapsed);
+
+/// <summary>
+/// The recipe of the repository's default model: the NextStep architecture at a small size, trained on the Shapes
+/// train split (held-out combinations excluded) with the official objective (<see cref="Objective"/>: CE weight 0.01 on
+/// text + flow-matching loss on the image tokens, fm_head_batch_mul copies), AdamW with gradient clipping.
+/// </summary>
+public static class DefaultModelRecipe
+{
+    /// <summary>
+    /// config.json of the small model. Token ids are those of the tiny test tokenizer (1055 tokens, 1088 embedding rows):
+    /// BOS/EOS 1024, PAD 1046, BOI 1048, EOI 1049, image placeholder 1050.
+    /// </summary>
+    public static JsonObject ConfigJson() => new()
+    {
+        ["architectures"] = new JsonArray("NextStep"),
+        ["model_type"] = "nextstep",
+        ["hidden_size"] = 128,
+        ["num_hidden_layers"] = 3,
+        ["num_attention_heads"] = 4,
+        ["num_key_value_heads"] = 2,
+        ["head_dim"] = 32,
+        ["intermediate_size"] = 352,
+        ["hidden_act"] = "silu",
+        ["attention_bias"] = true,
+        ["o_attention_bias"] = false,
+        ["mlp_bias"] = false,
+        ["rms_norm_eps"] = 1e-6,
+        ["rope_theta"] = 10000.0,
+        ["max_position_embeddings"] = 512,
+        ["tie_word_embeddings"] = false,
+        ["vocab_size"] = 1088,
+        ["bos_token_id"] = 1024,
+        ["eos_token_id"] = 1024,
+        ["pad_token_id"] = 1046,
+        ["boi"] = 1048,
+        ["eoi"] = 1049,
+        ["image_placeholder_id"] = 1050,
+        ["latent_channels"] = 16,
+        ["latent_patch_size"] = 2,
+        ["latent_size"] = 8,
+        ["base_image_grid_size"] = 4,
+        ["fm_head_dim"] = 160,
+        ["fm_head_layers"] = 3,
+        ["fm_head_mlp_ratio"] = 1.0,
+        ["fm_head_batch_mul"] = 4,
+        ["lm_loss_weight"] = 0.01,
+        ["im_loss_weight"] = 1.0,
+        ["use_gen_pos_embed"] = false,
+        ["vae_name_or_path"] = "vae",
+        ["torch_dtype"] = "float32",
+    };
+
+    /// <summary>The model's sampling defaults (<see cref="Sampling.SamplingProfile.FileName"/>), chosen by the Shapes eval (docs/DEFAULT_MODEL.md).</summary>
+    public static JsonObject SamplingProfileJson() => new()
+    {
+        ["sampler"] = "hf",
+        ["num_sampling_steps"] = 20,
+        ["cfg"] = 3.0,
+        ["use_norm"] = false,
+        ["timesteps_shift"] = 1.0,
+        ["height"] = ShapesRenderer.DefaultSize,
+        ["width"] = ShapesRenderer.DefaultSize,
+    };
+
+    /// <summary>
+    /// A freshly initialised model: linear and embedding weights N(0, 0.02), biases 0, norm weights 1; in the
+    /// flow-matching head the adaLN modulations and the output layer start at zero (velocity 0), as in MAR/DiT.
+    /// </summary>
+    public static NextStepModel Initialise(NextStepConfig config, long seed)
+    {
+        manual_seed(seed);
+        var model = new NextStepModel(config, NextStepLayout.FromConfig(config));
+        using var _ = no_grad();
+        foreach (var (name, p) in model.named_parameters())
+        {
+            if (name.EndsWith("norm.weight") || name.EndsWith("layernorm.weight") || name.EndsWith("in_ln.weight")) p.fill_(1.0);
+            else if (name.EndsWith(".bias") || name.Contains("adaLN_modulation") || name.Contains("final_layer.linear")) p.zero_();
+            else p.normal_(0.0, 0.02);
+        }
+        return model;
+    }
+
+    /// <summary>Renders scenes 0..count−1 of the Shapes train split and encodes them with the VAE (posterior mean and std).</summary>
+    public static LatentDataset EncodeShapes(AutoencoderKL vae, int dataSeed, int count, int batch = 64, Action<int>? progress = null)
+    {
+        var captions = new List<string>();
+        var means = new List<Tensor>();
+        var stds = new List<Tensor>();
+        for (int start = 0; start < count; start += batch)
+        {
+            int n = Math.Min(batch, count - start);
+            using var scope = NewDisposeScope();
+            var pixels = VaeTrainer.ShapesPixels(dataSeed, start, n, vae.Config.Resolution);
+            var (mean, logvar) = vae.EncodeMoments(pixels);
+            means.Add(mean.MoveToOuterDisposeScope());
+            stds.Add((logvar * 0.5).exp().MoveToOuterDisposeScope());
+            for (int i = 0; i < n; i++) captions.Add(ShapesDataset.Scene(dataSeed, start + i, ShapesSplit.Train).Caption);
+            progress?.Invoke(start + n);
+        }
+        var result = new LatentDataset(captions, cat(means.ToArray(), 0), cat(stds.ToArray(), 0));
+        foreach (var t in means.Concat(stds)) t.Dispose();
+        return result;
+    }
+
+    public static DefaultModelTraining Train(NextStepModel model, Qwen2Tokenizer tokenizer, VaeConfig vae, LatentDataset data,
+        DefaultModelOptions options, Action<int, (double Loss, double Lm, double Image)>? progress = null)
+    {
+        var c = model.Config;
+        int grid = (int)data.Mean.shape[2] / c.LatentPatchSize;
+        var builder = new SequenceBuilder(tokenizer, c.Boi, c.Eoi, c.ImagePlaceholderId);
+        int pad = c.PadTokenId ?? c.EosTokenId ?? 0;
+        var rng = new Random((int)options.Seed);
+        manual_seed(options.Seed);
+        Objective.EnableTraining(model);
+        var groups = ParameterGroups.Official(model, options.WeightDecay);
+        using var adam = new AdamW(groups);
+        var losses = new List<(double, double, double)>();
+        var clock = Stopwatch.StartNew();
+        for (int step = 0; step < options.Steps; step++)
+        {
+            double fraction = Math.Max(step / (double)options.Steps, options.MaxMinutes is { } m ? clock.Elapsed.TotalMinutes / m : 0);
+            if (fraction >= 1) break;
+            using var scope = NewDisposeScope();
+            var picks = Enumerable.Range(0, options.BatchSize).Select(_ => rng.Next(data.Captions.Count)).ToArray();
+            var samples = picks.Select(i => builder.TextToImage(data.Captions[i], i, new TokenGrid(grid, grid), rng.NextDouble() < options.CaptionDropout)).ToList();
+            int length = samples.Max(s => s.InputIds.Length);
+            var ids = new long[options.BatchSize, length];
+            var labels = new long[options.BatchSize, length];
+            for (int r = 0; r < samples.Count; r++)
+                for (int j = 0; j < length; j++)
+                {
+                    bool real = j < samples[r].InputIds.Length;
+                    ids[r, j] = real ? samples[r].InputIds[j] : pad;
+                    labels[r, j] = real ? samples[r].Labels[j] : SequenceBuilder.IgnoreIndex;
+                }
+            // A fresh posterior sample of every image, scaled as the pipeline expects: (z − shift) · scale.
+            var index = tensor(picks.Select(i => (long)i).ToArray());
+            var mean = data.Mean.index_select(0, index);
+            var std = data.Std.index_select(0, index);
+            var latents = ((mean + std * randn_like(mean)) - vae.ShiftFactor) * vae.ScalingFactor;
+            var batch = new TrainingBatch(tensor(ids), tensor(labels), latents.unbind(0), Enumerable.Repeat(true, picks.Length).ToList());
+
+            adam.ZeroGrad();
+            var loss = Objective.Compute(model, batch, out var hidden);
+            loss.Loss.backward();
+            Objective.ClearPaddingGradient(model);
+            GradientClipping.Clip(groups, options.MaxGradNorm);
+            adam.Update(options.LearningRate * (step < options.WarmupSteps ? (step + 1.0) / options.WarmupSteps : 0.1 + 0.45 * (1 + Math.Cos(Math.PI * fraction))));
+            var entry = (loss.Loss.item<float>(), (double)loss.LmLoss.item<float>(), (double)loss.ImageLoss.item<float>());
+            losses.Add(entry);
+            progress?.Invoke(step + 1, entry);
+        }
+        foreach (var (_, p) in model.named_parameters()) p.requires_grad = false;
+        model.eval();
+        return new DefaultModelTraining(losses, clock.Elapsed);
+    }
+
+    /// <summary>Writes config.json and model.safetensors (float32, official key names).</summary>
+    public static void Save(NextStepModel model, string folder)
+    {
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(Path.Combine(folder, "config.json"), ConfigJson().ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
+        var tensors = model.named_parameters().Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter.detach().contiguous())).ToList();
+        try { SafeTensorsWriter.Save(Path.Combine(folder, "model.safetensors"), tensors); }
+        finally { foreach (var t in tensors) t.Value.Dispose(); }
+    }
+}

@@ -1,0 +1,183 @@
+using System.Diagnostics;
+using NextStep.Config;
+using NextStep.Imaging;
+using NextStep.Loading;
+using NextStep.Model;
+using NextStep.Pipeline;
+using NextStep.Training.Shapes;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NextStep.Training;
+
+/// <summary>Settings of <see cref="VaeTrainer.Train"/>.</summary>
+public sealed record VaeTrainingOptions
+{
+    public int Steps { get; init; } = 1200;
+    public int BatchSize { get; init; } = 16;
+    /// <summary>Peak Adam learning rate: linear warm-up over <see cref="WarmupSteps"/>, then cosine decay to 10 %.</summary>
+    public double LearningRate { get; init; } = 1.5e-3;
+    public int WarmupSteps { get; init; } = 30;
+    /// <summary>Wall-clock budget (null = none): the schedule runs on max(step fraction, time fraction) and stops at 1.</summary>
+    public double? MaxMinutes { get; init; }
+    /// <summary>Side of the random square crops trained on (a multiple of 16 below the image size; 0 = whole images).
+    /// The VAE is convolutional apart from its mid attention, so crops teach the same maps at a fraction of the cost.</summary>
+    public int CropSize { get; init; } = 32;
+    /// <summary>Weight of the KL term (mean over latent elements) next to the reconstruction loss (MSE + L1, means over pixels).</summary>
+    public double KlWeight { get; init; } = 1e-5;
+    /// <summary>Seeds the weight init and the posterior noise.</summary>
+    public long Seed { get; init; } = 0;
+    /// <summary>The Shapes data set (train split) the images come from; scene i of step s is index s·batch + i.</summary>
+    public int DataSeed { get; init; } = 1;
+    /// <summary>Images encoded to measure the latent statistics (shift and scaling factor).</summary>
+    public int StatisticsImages { get; init; } = 256;
+    /// <summary>A VAE folder to continue from (null = fresh weights). Typical: crops first (cheap), then whole images,
+    /// because GroupNorm statistics over a crop differ from those over the whole image.</summary>
+    public string? InitFrom { get; init; }
+    /// <summary>Loss weight of the pixels that differ from the background (the shapes) relative to background pixels.</summary>
+    public double ForegroundWeight { get; init; } = 10.0;
+}
+
+/// <summary>What one VAE training run produced: the model (its config carries the measured latent scaling), losses and PSNR.</summary>
+public sealed record VaeTrainingResult(AutoencoderKL Vae, VaeConfig Config, IReadOnlyList<double> Losses, double Psnr, TimeSpan Elapsed);
+
+/// <summary>
+/// Trains the FLUX-style VAE (<see cref="AutoencoderKL"/>) on Shapes images: MSE + L1 reconstruction of a posterior sample plus a
+/// small KL term, Adam. Afterwards the posterior samples of held-aside images give <c>shift_factor</c> (their mean) and
+/// <c>scaling_factor</c> (1 / their standard deviation), so that model latents have about zero mean and unit variance,
+/// as FLUX's factors do for its VAE.
+/// </summary>
+public static class VaeTrainer
+{
+    public const double InitialLogvar = -8.0;
+
+    /// <summary>
+    /// The small VAE of the default model: f8, 16 latent channels, per-2×2-patch LayerNorm (as NextStep's VAE), widths
+    /// 64/64/128/128. Not narrower: every norm is GroupNorm with 32 groups, and at 32 channels that is a per-channel
+    /// instance norm, after which the decoder cannot tell a uniform gray, white or black background apart.
+    /// </summary>
+    public static VaeConfig SmallConfig => new()
+    {
+        Resolution = ShapesRenderer.DefaultSize,
+        Ch = 64,
+        ChMult = [1, 1, 2, 2],
+        NumResBlocks = 1,
+        ZChannels = 16,
+        EncoderNorm = true,
+        Psz = 2,
+    };
+
+    /// <summary>Scenes <paramref name="start"/>… of the Shapes train split rendered at <paramref name="size"/>, as pixels [count, 3, size, size] in [−1, 1].</summary>
+    public static Tensor ShapesPixels(int dataSeed, long start, int count, int size)
+    {
+        using var scope = NewDisposeScope();
+        var images = Enumerable.Range(0, count)
+            .Select(i => ShapesRenderer.Render(ShapesDataset.Scene(dataSeed, start + i, ShapesSplit.Train), size, size))
+            .Select(NextStepPipeline.ToTensor).ToArray();
+        return PixelTensors.FromUInt8(stack(images)).MoveToOuterDisposeScope();
+    }
+
+    public static VaeTrainingResult Train(VaeConfig config, VaeTrainingOptions options, Action<int, double>? progress = null)
+    {
+        if (options.Steps < 1 || options.BatchSize < 1) throw new NextStepException($"VAE training: steps {options.Steps} and batch size {options.BatchSize} must be at least 1");
+        var clock = Stopwatch.StartNew();
+        manual_seed(options.Seed);
+        var vae = options.InitFrom is { } init ? AutoencoderKL.Load(init) : AutoencoderKL.Initialise(config);
+        if (options.InitFrom is not null) config = vae.Config;
+        foreach (var p in vae.parameters()) p.requires_grad = true;
+        vae.train();
+        try
+        {
+            // Start with a narrow posterior (std e^(InitialLogvar/2)): at logvar 0 the noise would be as large as the
+            // LayerNormed mean and hide the signal from the decoder for most of a short run.
+            if (options.InitFrom is null)
+            {
+                using var _ = no_grad();
+                using var logvarBias = vae.named_parameters().First(p => p.name == "encoder.conv_out.bias").parameter[config.ZChannels..];
+                logvarBias.fill_(InitialLogvar);
+            }
+            var parameters = vae.parameters().ToList();
+            using var adam = optim.Adam(parameters, options.LearningRate);
+            var losses = new List<double>();
+            var cropRng = new Random(options.DataSeed);
+            for (int step = 0; step < options.Steps; step++)
+            {
+                double progressFraction = Math.Max(step / (double)options.Steps, options.MaxMinutes is { } m ? clock.Elapsed.TotalMinutes / m : 0);
+                if (progressFraction >= 1) break;
+                using var scope = NewDisposeScope();
+                adam.ParamGroups.First().LearningRate = options.LearningRate * LrFactor(step, progressFraction, options.WarmupSteps);
+                var pixels = Crop(ShapesPixels(options.DataSeed, (long)step * options.BatchSize, options.BatchSize, config.Resolution), options.CropSize, cropRng);
+                var (reconstruction, mean, logvar) = vae.TrainingForward(pixels);
+                var error = reconstruction - pixels;
+                // Shapes cover a few percent of the pixels: without extra weight on them a short run settles on the
+                // background-only reconstruction. MSE + L1 (sharper edges), ×ForegroundWeight where a pixel differs from
+                // its image's background (the top-left pixel).
+                using var background = pixels[.., .., 0..1, 0..1];
+                var foreground = (pixels - background).abs().sum([1], keepdim: true).gt(0.1).to_type(ScalarType.Float32);
+                var weight = foreground * (options.ForegroundWeight - 1) + 1;
+                var rec = ((error.square() + error.abs()) * weight).mean();
+                var kl = (mean.square() + logvar.exp() - 1 - logvar).mean() * 0.5;
+                var loss = rec + kl * options.KlWeight;
+                adam.zero_grad();
+                loss.backward();
+                adam.step();
+                losses.Add(rec.item<float>());
+                progress?.Invoke(step + 1, losses[^1]);
+            }
+            vae.eval();
+            // Held-aside images: scenes far beyond the ones training drew.
+            using var heldAside = ShapesPixels(options.DataSeed + 1, 0, options.StatisticsImages, config.Resolution);
+            var scaled = WithLatentStatistics(vae, config, heldAside);
+            double psnr = Psnr(vae, heldAside);
+            return new VaeTrainingResult(vae, scaled, losses, psnr, clock.Elapsed);
+        }
+        catch { vae.Dispose(); throw; }
+    }
+
+    /// <summary>Linear warm-up, then cosine from 1 to 0.1 over the run's progress fraction.</summary>
+    private static double LrFactor(int step, double progress, int warmupSteps)
+        => step < warmupSteps ? (step + 1.0) / warmupSteps : 0.1 + 0.9 * 0.5 * (1 + Math.Cos(Math.PI * progress));
+
+    /// <summary>The same random crop (offsets on the 16-pixel token grid) of every image of the batch; the input when <paramref name="size"/> is 0.</summary>
+    private static Tensor Crop(Tensor pixels, int size, Random rng)
+    {
+        long side = pixels.shape[2];
+        if (size == 0 || size == side) return pixels;
+        if (size % 16 != 0 || size > side) throw new NextStepException($"VAE training: crop size {size} must be a multiple of 16 no larger than the image ({side})");
+        int y = 16 * rng.Next((int)(side - size) / 16 + 1), x = 16 * rng.Next((int)(side - size) / 16 + 1);
+        return pixels[.., .., y..(y + size), x..(x + size)];
+    }
+
+    /// <summary>The config with <c>shift_factor</c> = mean and <c>scaling_factor</c> = 1/std of the posterior samples of <paramref name="pixels"/>.</summary>
+    public static VaeConfig WithLatentStatistics(AutoencoderKL vae, VaeConfig config, Tensor pixels)
+    {
+        using var scope = NewDisposeScope();
+        var samples = vae.EncodeSample(pixels);
+        double shift = samples.mean().item<float>();
+        double std = samples.std().item<float>();
+        if (!double.IsFinite(shift) || !double.IsFinite(std) || std <= 0)
+            throw new NextStepException($"VAE latent statistics are not usable (mean {shift}, std {std}): training diverged");
+        return config with { ShiftFactor = Math.Round(shift, 4), ScalingFactor = Math.Round(1.0 / std, 4) };
+    }
+
+    /// <summary>PSNR (dB, pixels in [0, 255]) of decoding the posterior means of <paramref name="pixels"/> after 8-bit rounding.</summary>
+    public static double Psnr(AutoencoderKL vae, Tensor pixels)
+    {
+        using var scope = NewDisposeScope();
+        var (mean, _) = vae.EncodeMoments(pixels);
+        var decoded = PixelTensors.ToUInt8(vae.Decode(mean)).to_type(ScalarType.Float32);
+        var original = PixelTensors.ToUInt8(pixels).to_type(ScalarType.Float32);
+        double mse = (decoded - original).square().mean().item<float>();
+        return 10 * Math.Log10(255.0 * 255.0 / Math.Max(mse, 1e-10));
+    }
+
+    /// <summary>Writes <c>config.json</c> and <c>checkpoint.safetensors</c> (official key names, float32) to <paramref name="folder"/>.</summary>
+    public static void Save(AutoencoderKL vae, VaeConfig config, string folder)
+    {
+        Directory.CreateDirectory(folder);
+        config.Save(Path.Combine(folder, "config.json"));
+        var tensors = vae.named_parameters().Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter.detach().contiguous())).ToList();
+        try { SafeTensorsWriter.Save(Path.Combine(folder, "checkpoint.safetensors"), tensors); }
+        finally { foreach (var t in tensors) t.Value.Dispose(); }
+    }
+}

@@ -1,0 +1,89 @@
+using System.Diagnostics;
+using NextStep.Config;
+using NextStep.Model;
+using NextStep.Pipeline;
+using NextStep.Sampling;
+using NextStep.Training;
+using NextStep.Training.Shapes;
+using TorchSharp;
+using Xunit;
+
+namespace NextStep.Tests.DefaultModel;
+
+/// <summary>The committed <c>models/default</c> folder and the code that trains it.</summary>
+[Collection(Support.GlobalRngCollection.Name)]
+public class DefaultModelTests
+{
+    private static string Folder => Pipeline.DefaultModel.PathOrNull() ?? throw new Xunit.Sdk.XunitException("models/default was not found above the test binary");
+
+    [Fact]
+    public void CommittedModelIsSmallAndComplete()
+    {
+        var files = Directory.GetFiles(Folder, "*", SearchOption.AllDirectories);
+        long bytes = files.Sum(f => new FileInfo(f).Length);
+        Assert.True(bytes <= 30L * 1024 * 1024, $"models/default holds {bytes:N0} bytes, more than 30 MiB");
+        foreach (var name in new[] { "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", SamplingProfile.FileName, "vae/config.json", "vae/checkpoint.safetensors" })
+            Assert.True(File.Exists(Path.Combine(Folder, name)), $"models/default/{name} is missing");
+        var profile = SamplingProfile.FromFile(Folder)!;
+        Assert.Equal((ShapesRenderer.DefaultSize, ShapesRenderer.DefaultSize), (profile.Height, profile.Width));
+    }
+
+    [Fact]
+    public void CommittedModelGeneratesAShapesImageQuickly()
+    {
+        using var pipeline = NextStepPipeline.Load(Folder);
+        var profile = SamplingProfile.FromFile(Folder)!;
+        var generate = ShapesPipelineAdapter.Create(pipeline, new ShapesGenerationSettings(profile.Height, profile.NumSamplingSteps, profile.Cfg));
+        generate("a red circle", 0); // warm-up
+        var clock = Stopwatch.StartNew();
+        var image = generate("a blue square on a white background", 1);
+        clock.Stop();
+        Assert.Equal((64, 64), (image.Width, image.Height));
+        Assert.True(clock.Elapsed.TotalSeconds < 20, $"one image took {clock.Elapsed.TotalSeconds:F1} s");
+        // The caption asks for a white background: most pixels must be near white, and some must not be (the square).
+        int whiteish = 0, pixels = image.Width * image.Height;
+        for (int i = 0; i < pixels; i++)
+            if (image.Rgb[3 * i] > 200 && image.Rgb[3 * i + 1] > 200 && image.Rgb[3 * i + 2] > 200) whiteish++;
+        Assert.InRange(whiteish, pixels / 2, pixels - 16);
+    }
+
+    [Fact]
+    public void VaeTrainingLowersTheLossAndSavesALoadableCheckpoint()
+    {
+        var options = new VaeTrainingOptions { Steps = 12, BatchSize = 4, WarmupSteps = 1, LearningRate = 3e-3, StatisticsImages = 8, Seed = 3 };
+        var result = VaeTrainer.Train(VaeTrainer.SmallConfig, options);
+        using var vae = result.Vae;
+        double first = result.Losses.Take(3).Average(), last = result.Losses.TakeLast(3).Average();
+        Assert.True(last < 0.8 * first, $"L1 went from {first:F4} to {last:F4}");
+        Assert.True(result.Config.ScalingFactor > 0 && double.IsFinite(result.Config.ShiftFactor));
+
+        var dir = Directory.CreateTempSubdirectory("vae-").FullName;
+        try
+        {
+            VaeTrainer.Save(vae, result.Config, dir);
+            using var loaded = AutoencoderKL.Load(dir);
+            Assert.Equal(result.Config.ScalingFactor, loaded.Config.ScalingFactor);
+            using var z = torch.randn(1, 16, 8, 8);
+            using var expected = vae.Decode(z);
+            using var actual = loaded.Decode(z);
+            Support.TensorAssert.Close(expected, actual, atol: 1e-6, what: "decode after save/load");
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
+    public void SamplingProfileFileIsValidated()
+    {
+        var dir = Directory.CreateTempSubdirectory("profile-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, SamplingProfile.FileName), "{\"sampler\": \"euler\"}");
+            var e = Assert.Throws<NextStepException>(() => SamplingProfile.FromFile(dir));
+            Assert.Contains("euler", e.Message);
+            File.WriteAllText(Path.Combine(dir, SamplingProfile.FileName), "{\"sampler\": \"v1.1\", \"sde_type\": \"ode\", \"num_sampling_steps\": 12, \"height\": 64, \"width\": 64}");
+            var p = SamplingProfile.FromFile(dir)!;
+            Assert.Equal((Samplers.V11, "ode", 12, 64, LinearCfgForm.Increasing), (p.Sampler, p.SdeType, p.NumSamplingSteps, p.Height, p.LinearCfg));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+}
