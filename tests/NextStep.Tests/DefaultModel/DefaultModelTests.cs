@@ -14,7 +14,7 @@ namespace NextStep.Tests.DefaultModel;
 [Collection(Support.GlobalRngCollection.Name)]
 public class DefaultModelTests
 {
-    private static string Folder => Pipeline.DefaultModel.PathOrNull() ?? throw new Xunit.Sdk.XunitException("models/default was not found above the test binary");
+    private static string Folder => global::NextStep.Pipeline.DefaultModel.PathOrNull() ?? throw new Xunit.Sdk.XunitException("models/default was not found above the test binary");
 
     [Fact]
     public void CommittedModelIsSmallAndComplete()
