@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Long fuzzing run of one loader with AFL++ and SharpFuzz (not part of CI).
-#   bash fuzz/run.sh TARGET MINUTES     TARGET: safetensors | config | vae-config | tokenizer | pickle | image
+#   bash fuzz/run.sh TARGET MINUTES     TARGET: safetensors | config | vae-config | tokenizer | pickle | image | index
 # Needs: apt-get install afl++; dotnet tool install --global SharpFuzz.CommandLine. Findings go to fuzz/out/TARGET.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 target=$1; minutes=${2:-30}
 export PATH="$PATH:$HOME/.dotnet/tools"
 export NEXTSTEP_FUZZ_STORAGES="$here/../../shared/fixtures/tiny/model/vae/checkpoint.pt"   # the pickle target's storages
+export NEXTSTEP_FUZZ_MODEL="$here/../../shared/fixtures/tiny/model"                        # the index target's shards
 build="$here/out/build-$target"
 dotnet publish "$here/NextStep.Fuzz/NextStep.Fuzz.csproj" -c Release -o "$build" -nologo -v quiet 2>&1 | grep -v NU1603 || true
 sharpfuzz "$build/NextStep.dll" || true   # prints "already instrumented" on reruns

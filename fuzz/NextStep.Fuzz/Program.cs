@@ -54,6 +54,26 @@ static class Targets
         }).ToList();
     });
 
+    /// <summary>
+    /// A folder holding the model.safetensors of NEXTSTEP_FUZZ_MODEL split in two shards: tensors in ordinal name order,
+    /// even positions in model-00001-of-00002.safetensors, odd ones in model-00002-of-00002.safetensors (as fuzz/seeds.sh indexes them).
+    /// </summary>
+    private static readonly Lazy<string> Shards = new(() =>
+    {
+        var model = Environment.GetEnvironmentVariable("NEXTSTEP_FUZZ_MODEL")
+            ?? throw new InvalidOperationException("set NEXTSTEP_FUZZ_MODEL to a model folder with model.safetensors (fuzz/run.sh does)");
+        var folder = Path.Combine(Scratch, "sharded");
+        Directory.CreateDirectory(folder);
+        using var single = SafeTensorsFile.Open(Path.Combine(model, "model.safetensors"));
+        var names = single.Tensors.Keys.Order(StringComparer.Ordinal).ToList();
+        for (int s = 0; s < 2; s++)
+        {
+            var tensors = names.Where((_, i) => i % 2 == s).Select(n => KeyValuePair.Create(n, single.Load(n))).ToList();
+            SafeTensorsWriter.Save(Path.Combine(folder, $"model-{s + 1:00000}-of-00002.safetensors"), tensors);
+        }
+        return folder;
+    });
+
     public static readonly Dictionary<string, Action<byte[]>> All = new()
     {
         ["safetensors"] = bytes =>
@@ -89,6 +109,13 @@ static class Targets
             TorchZipCheckpoint.Load(path).Dispose();
         },
         ["image"] = bytes => ImageIO.Decode(bytes, "input"),
+        ["index"] = bytes =>
+        {
+            // The input is model.safetensors.index.json, beside two shards of the model named by NEXTSTEP_FUZZ_MODEL.
+            File.WriteAllBytes(Path.Combine(Shards.Value, "model.safetensors.index.json"), bytes);
+            using var ck = SafeTensorsCheckpoint.Open(Shards.Value);
+            foreach (var name in ck.Names) ck.Load(name).Dispose();
+        },
     };
 
     private static string Write(string name, byte[] bytes)
