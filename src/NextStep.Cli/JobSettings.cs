@@ -84,7 +84,7 @@ public sealed record JobSettings
         if (image is not null)
         {
             images = [image];
-            if (!caption.Contains(GenerationRequest.ImageTag, StringComparison.Ordinal)) caption = GenerationRequest.ImageTag + caption;
+            caption = GenerationRequest.EditCaption(caption);
         }
         return new GenerationRequest
         {

@@ -46,7 +46,7 @@ public sealed class PipelineImageGenerator : IImageGenerator
         if (spec.InputImage is { } bytes)
         {
             images = [ImageResize.Bicubic(ImageIO.Decode(bytes, "image"), spec.Width, spec.Height)];
-            if (!caption.Contains(GenerationRequest.ImageTag, StringComparison.Ordinal)) caption = GenerationRequest.ImageTag + caption;
+            caption = GenerationRequest.EditCaption(caption);
         }
         var request = new GenerationRequest
         {

@@ -112,6 +112,10 @@ public sealed record GenerationRequest
 
     public const string ImageTag = "<image>";
 
+    /// <summary>An edit instruction as a caption: <see cref="ImageTag"/> is put in front unless the text already holds one.</summary>
+    public static string EditCaption(string instruction) =>
+        instruction.Contains(ImageTag, StringComparison.Ordinal) ? instruction : ImageTag + instruction;
+
     /// <summary>The variant's sampler name (<see cref="Samplers"/>).</summary>
     public static string Name(PipelineVariant v) => v switch
     {
