@@ -12,7 +12,7 @@ public static class TrainVaeCommand
     public static Command Create()
     {
         var data = new Option<string>("--data") { Description = "Training data (only \"shapes\": the procedural Shapes train split)", DefaultValueFactory = _ => "shapes" };
-        var output = new Option<string>("--out") { Description = "Folder for config.json, checkpoint.safetensors and reconstructions.png", Required = true };
+        var output = new Option<string>("--out") { Description = "Folder for config.json, checkpoint.pt and reconstructions.png", Required = true };
         var defaults = new VaeTrainingOptions();
         var steps = new Option<int>("--steps") { Description = "Optimizer steps", DefaultValueFactory = _ => defaults.Steps };
         var batch = new Option<int>("--batch") { Description = "Images per step", DefaultValueFactory = _ => defaults.BatchSize };

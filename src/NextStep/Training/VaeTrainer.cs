@@ -171,13 +171,18 @@ public static class VaeTrainer
         return 10 * Math.Log10(255.0 * 255.0 / Math.Max(mse, 1e-10));
     }
 
-    /// <summary>Writes <c>config.json</c> and <c>checkpoint.safetensors</c> (official key names, float32) to <paramref name="folder"/>.</summary>
+    /// <summary>
+    /// Writes <c>config.json</c> and <c>checkpoint.pt</c> (the official layout: a <c>torch.save</c> zip checkpoint of the state
+    /// dict, official key names, float32, which the official code loads with <c>torch.load</c>) to <paramref name="folder"/>.
+    /// A <c>checkpoint.safetensors</c> there from an earlier save is removed, so the folder holds one set of weights.
+    /// </summary>
     public static void Save(AutoencoderKL vae, VaeConfig config, string folder)
     {
         Directory.CreateDirectory(folder);
         config.Save(Path.Combine(folder, "config.json"));
-        var tensors = vae.named_parameters().Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter.detach().contiguous())).ToList();
-        try { SafeTensorsWriter.Save(Path.Combine(folder, "checkpoint.safetensors"), tensors); }
+        var tensors = vae.named_parameters().Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter.detach())).ToList();
+        try { TorchZipWriter.Save(Path.Combine(folder, "checkpoint.pt"), tensors); }
         finally { foreach (var t in tensors) t.Value.Dispose(); }
+        File.Delete(Path.Combine(folder, "checkpoint.safetensors"));
     }
 }
