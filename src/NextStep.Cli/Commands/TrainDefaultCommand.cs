@@ -28,10 +28,14 @@ public static class TrainDefaultCommand
         var dropout = new Option<double>("--caption-dropout") { Description = "Fraction of image-before-caption samples (unconditional, for CFG)", DefaultValueFactory = _ => defaults.CaptionDropout };
         var seed = new Option<long>("--seed") { Description = "Seed of the init, batches and noise", DefaultValueFactory = _ => defaults.Seed };
         var threads = new Option<int>("--threads") { Description = "CPU threads for libtorch", DefaultValueFactory = _ => 1 };
+        var size = new Option<string?>("--size") { Description = "Model size HIDDEN,LAYERS,HEADS,KV_HEADS,INTERMEDIATE,HEAD_WIDTH,HEAD_LAYERS (default: models/default's)" };
+        var latents = new Option<string?>("--latents") { Description = "Latent cache folder: read when it exists, else the encoded images are written there (several runs share one encoding)" };
+        var init = new Option<string?>("--init") { Description = "Start from the weights of this model folder (same size) instead of a fresh init" };
+        var saveEvery = new Option<int>("--save-every") { Description = "Also write the weights so far to --out every N steps (0 = only at the end)", DefaultValueFactory = _ => 0 };
         var logEvery = new Option<int>("--log-every") { Description = "Print the mean losses every N steps", DefaultValueFactory = _ => 25 };
         var cmd = new Command("train-default", "Train the small default NextStep model on Shapes")
         {
-            vaeDir, tokenizerDir, output, images, steps, minutes, batch, lr, dropout, seed, threads, logEvery,
+            vaeDir, tokenizerDir, output, images, steps, minutes, batch, lr, dropout, seed, size, latents, init, saveEvery, threads, logEvery,
         };
         cmd.SetAction(p =>
         {
@@ -41,23 +45,46 @@ public static class TrainDefaultCommand
             foreach (var file in new[] { "tokenizer.json", "tokenizer_config.json" })
                 File.Copy(Path.Combine(p.GetValue(tokenizerDir)!, file), Path.Combine(dir, file), overwrite: true);
             var vaeOut = Directory.CreateDirectory(Path.Combine(dir, "vae")).FullName;
-            foreach (var file in Directory.GetFiles(p.GetValue(vaeDir)!).Where(f => Path.GetFileName(f) is "config.json" or "checkpoint.safetensors" or "checkpoint.pt"))
-                File.Copy(file, Path.Combine(vaeOut, Path.GetFileName(file)), overwrite: true);
-            File.WriteAllText(Path.Combine(dir, "config.json"), DefaultModelRecipe.ConfigJson().ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
+            // The VAE's config and one weight file (checkpoint.pt, the official name, when the folder has it).
+            var vaeSource = p.GetValue(vaeDir)!;
+            string weights = File.Exists(Path.Combine(vaeSource, "checkpoint.pt")) ? "checkpoint.pt" : "checkpoint.safetensors";
+            foreach (var stale in new[] { "checkpoint.pt", "checkpoint.safetensors" }.Where(f => f != weights)) File.Delete(Path.Combine(vaeOut, stale));
+            foreach (var file in new[] { "config.json", weights })
+            {
+                if (!File.Exists(Path.Combine(vaeSource, file))) throw new NextStepException($"--vae {vaeSource}: {file} not found (expected a folder written by train-vae)");
+                File.Copy(Path.Combine(vaeSource, file), Path.Combine(vaeOut, file), overwrite: true);
+            }
+            File.WriteAllText(Path.Combine(dir, "config.json"), DefaultModelRecipe.ConfigJson(p.GetValue(size) is { } z ? DefaultModelSize.Parse(z) : null).ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
+            if (!File.Exists(Path.Combine(dir, SamplingProfile.FileName)))
+                File.WriteAllText(Path.Combine(dir, SamplingProfile.FileName), DefaultModelRecipe.SamplingProfileJson().ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
             var config = NextStepConfig.Load(Path.Combine(dir, "config.json"));
             var tokenizer = Qwen2Tokenizer.Load(dir);
 
             var clock = System.Diagnostics.Stopwatch.StartNew();
             using var vae = AutoencoderKL.Load(vaeOut);
-            using var data = DefaultModelRecipe.EncodeShapes(vae, 1, p.GetValue(images), progress: n => { if (n % 512 == 0) stdout.WriteLine($"encoded {n} images  {clock.Elapsed.TotalSeconds:F0} s"); });
-            stdout.WriteLine($"encoded {data.Captions.Count} images in {clock.Elapsed.TotalSeconds:F0} s");
+            var cache = p.GetValue(latents);
+            LatentDataset data;
+            if (cache is not null && File.Exists(Path.Combine(cache, "captions.json")))
+            {
+                data = LatentDataset.Load(cache);
+                stdout.WriteLine($"read {data.Captions.Count} encoded images from {cache}");
+            }
+            else
+            {
+                data = DefaultModelRecipe.EncodeShapes(vae, 1, p.GetValue(images), progress: n => { if (n % 1024 == 0) stdout.WriteLine($"encoded {n} images  {clock.Elapsed.TotalSeconds:F0} s"); });
+                stdout.WriteLine($"encoded {data.Captions.Count} images in {clock.Elapsed.TotalSeconds:F0} s");
+                if (cache is not null) data.Save(cache);
+            }
+            using var _ = data;
 
-            using var model = DefaultModelRecipe.Initialise(config, p.GetValue(seed));
+            using var model = p.GetValue(init) is { } from ? NextStepModel.Load(from) : DefaultModelRecipe.Initialise(config, p.GetValue(seed));
+            if (model.Config.HiddenSize != config.HiddenSize || model.Config.NumHiddenLayers != config.NumHiddenLayers)
+                throw new NextStepException($"--init {p.GetValue(init)}: its size differs from --size (hidden {model.Config.HiddenSize} vs {config.HiddenSize}, layers {model.Config.NumHiddenLayers} vs {config.NumHiddenLayers})");
             stdout.WriteLine($"model: {model.parameters().Sum(t => t.numel()):N0} parameters");
             var options = defaults with
             {
                 Steps = p.GetValue(steps), MaxMinutes = p.GetValue(minutes), BatchSize = p.GetValue(batch), LearningRate = p.GetValue(lr),
-                CaptionDropout = p.GetValue(dropout), Seed = p.GetValue(seed),
+                CaptionDropout = p.GetValue(dropout), Seed = p.GetValue(seed), SaveEvery = p.GetValue(saveEvery),
             };
             int every = p.GetValue(logEvery);
             (double L, double Lm, double Im) sum = (0, 0, 0);
@@ -69,10 +96,8 @@ public static class TrainDefaultCommand
                     stdout.WriteLine($"step {step}  loss {sum.L / every:F4}  ce {sum.Lm / every:F3}  fm {sum.Im / every:F4}  {clock.Elapsed.TotalSeconds:F0} s");
                     sum = (0, 0, 0);
                 }
-            });
+            }, step => { DefaultModelRecipe.Save(model, dir); stdout.WriteLine($"saved step {step} to {dir}"); });
             DefaultModelRecipe.Save(model, dir);
-            if (!File.Exists(Path.Combine(dir, SamplingProfile.FileName)))
-                File.WriteAllText(Path.Combine(dir, SamplingProfile.FileName), DefaultModelRecipe.SamplingProfileJson().ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
             var tail = run.Losses.TakeLast(Math.Min(every, run.Losses.Count)).ToList();
             stdout.WriteLine($"trained {run.Losses.Count} steps in {run.Elapsed.TotalMinutes:F1} min; last {tail.Count} steps: loss {tail.Average(l => l.Loss):F4}, ce {tail.Average(l => l.Lm):F3}, fm {tail.Average(l => l.Image):F4}");
             stdout.WriteLine($"wrote {dir}");

@@ -23,15 +23,18 @@ public static class TrainVaeCommand
         var crop = new Option<int>("--crop") { Description = "Train on random square crops of this side (multiple of 16; 0 = whole images)", DefaultValueFactory = _ => defaults.CropSize };
         var init = new Option<string?>("--init") { Description = "Continue from this VAE folder (e.g. crop-trained weights, then whole images)" };
         var threads = new Option<int?>("--threads") { Description = "CPU threads for libtorch" };
+        var noise = new Option<double>("--latent-noise") { Description = "γ of the tokenizer noise z + α·ε, α ~ U[0, γ] (0 = none)", DefaultValueFactory = _ => defaults.LatentNoise };
+        var saveEvery = new Option<int>("--save-every") { Description = "Also write the weights so far to --out every N steps (0 = only at the end)", DefaultValueFactory = _ => 0 };
         var logEvery = new Option<int>("--log-every") { Description = "Print the mean loss every N steps", DefaultValueFactory = _ => 25 };
-        var cmd = new Command("train-vae", "Train the default model's VAE on Shapes images and measure its latent scaling") { data, output, steps, minutes, batch, crop, lr, kl, seed, init, threads, logEvery };
+        var cmd = new Command("train-vae", "Train the default model's VAE on Shapes images and measure its latent scaling") { data, output, steps, minutes, batch, crop, lr, kl, seed, init, noise, saveEvery, threads, logEvery };
         cmd.SetAction(p =>
         {
             var stdout = p.InvocationConfiguration.Output;
             if (p.GetValue(data) is not "shapes") throw new NextStepException($"--data \"{p.GetValue(data)}\": only \"shapes\" is supported");
             if (p.GetValue(threads) is { } t) set_num_threads(t);
             var options = defaults with { Steps = p.GetValue(steps), BatchSize = p.GetValue(batch), LearningRate = p.GetValue(lr), KlWeight = p.GetValue(kl), Seed = p.GetValue(seed),
-                MaxMinutes = p.GetValue(minutes), CropSize = p.GetValue(crop), InitFrom = p.GetValue(init) };
+                MaxMinutes = p.GetValue(minutes), CropSize = p.GetValue(crop), InitFrom = p.GetValue(init),
+                LatentNoise = p.GetValue(noise), SaveEvery = p.GetValue(saveEvery), SaveTo = p.GetValue(output) };
             double window = 0;
             int every = p.GetValue(logEvery);
             var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -43,18 +46,7 @@ public static class TrainVaeCommand
             using var vae = result.Vae;
             var dir = p.GetValue(output)!;
             VaeTrainer.Save(vae, result.Config, dir);
-            using (var pixels = VaeTrainer.ShapesPixels(options.DataSeed + 1, 0, 8, result.Config.Resolution))
-            {
-                var (mean, _) = vae.EncodeMoments(pixels);
-                using (mean)
-                using (var decoded = vae.Decode(mean))
-                {
-                    var originals = NextStepPipeline.ToImages(pixels);
-                    var rebuilt = NextStepPipeline.ToImages(decoded);
-                    var sheet = originals.Zip(rebuilt).SelectMany(pair => new[] { (pair.First, "original", true), (pair.Second, "reconstruction", true) }).ToList();
-                    ShapesContactSheet.Write(Path.Combine(dir, "reconstructions.png"), sheet);
-                }
-            }
+            VaeTrainer.WriteReconstructions(vae, options.DataSeed + 1, dir);
             stdout.WriteLine($"trained {result.Losses.Count} steps in {result.Elapsed.TotalMinutes:F1} min; final rec (mse+l1) {result.Losses.TakeLast(every).Average():F4}; PSNR {result.Psnr:F2} dB; shift_factor {result.Config.ShiftFactor}, scaling_factor {result.Config.ScalingFactor}");
             stdout.WriteLine($"wrote {dir}");
             return 0;

@@ -124,7 +124,7 @@ public sealed class AutoencoderKL : nn.Module
     /// The differentiable training pass: image [B, in, H, W] in [−1, 1] → (decoded posterior sample, mean, logvar);
     /// the posterior noise is drawn from torch's generator.
     /// </summary>
-    public (Tensor Reconstruction, Tensor Mean, Tensor Logvar) TrainingForward(Tensor pixels)
+    public (Tensor Reconstruction, Tensor Mean, Tensor Logvar) TrainingForward(Tensor pixels, double latentNoise = 0)
     {
         CheckInput(pixels, Config.InChannels, DownFactor * Config.Psz, "image");
         var (mean, logvar) = Moments(pixels);
@@ -132,7 +132,12 @@ public sealed class AutoencoderKL : nn.Module
         using var half = logvar * 0.5;
         using var std = half.exp();
         using var scaledNoise = std * noise;
-        using var sample = mean + scaledNoise;
+        using var posterior = mean + scaledNoise;
+        if (latentNoise <= 0) return (_decoder.call(posterior), mean, logvar);
+        // NextStep's tokenizer recipe: z' = z + α·ε with α ~ U[0, γ] per image, so the decoder tolerates imperfect latents.
+        using var alpha = rand(new long[] { mean.shape[0], 1, 1, 1 }, mean.dtype, mean.device) * latentNoise;
+        using var extra = randn_like(mean) * alpha;
+        using var sample = posterior + extra;
         return (_decoder.call(sample), mean, logvar);
     }
 

@@ -25,12 +25,63 @@ public sealed record DefaultModelOptions
     /// <summary>Fraction of samples whose image comes before the caption (the official drop-text order), which teaches the unconditional prediction classifier-free guidance needs.</summary>
     public double CaptionDropout { get; init; } = 0.1;
     public long Seed { get; init; } = 0;
+    /// <summary>Calls the checkpoint callback of <see cref="DefaultModelRecipe.Train"/> every this many steps (0 = never).</summary>
+    public int SaveEvery { get; init; } = 0;
+}
+
+/// <summary>Sizes of the small model: the Qwen2 backbone (hidden width, layers, heads, SwiGLU width) and the flow-matching head.</summary>
+public sealed record DefaultModelSize(int Hidden, int Layers, int Heads, int KvHeads, int Intermediate, int HeadWidth, int HeadLayers)
+{
+    /// <summary>The size of models/default: 2.6M parameters (10 MB in float32), next to the 4.1M-parameter VAE.</summary>
+    public static DefaultModelSize Default { get; } = new(192, 4, 4, 2, 512, 192, 3);
+
+    /// <summary>Parses "HIDDEN,LAYERS,HEADS,KV_HEADS,INTERMEDIATE,HEAD_WIDTH,HEAD_LAYERS" (the --size option).</summary>
+    public static DefaultModelSize Parse(string text)
+    {
+        var parts = text.Split(',');
+        if (parts.Length != 7 || parts.Any(p => !int.TryParse(p, out int v) || v < 1))
+            throw new NextStepException($"--size \"{text}\": expected 7 positive integers HIDDEN,LAYERS,HEADS,KV_HEADS,INTERMEDIATE,HEAD_WIDTH,HEAD_LAYERS");
+        var v = parts.Select(int.Parse).ToArray();
+        var size = new DefaultModelSize(v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
+        if (size.Hidden % size.Heads != 0 || size.Heads % size.KvHeads != 0 || (size.Hidden / size.Heads) % 2 != 0)
+            throw new NextStepException($"--size \"{text}\": the hidden width must split into heads of an even width, and the heads into the KV heads");
+        return size;
+    }
 }
 
 /// <summary>Training data: captions and the VAE posterior (mean, std) of their images [N, C, h, w].</summary>
 public sealed record LatentDataset(IReadOnlyList<string> Captions, Tensor Mean, Tensor Std) : IDisposable
 {
     public void Dispose() { Mean.Dispose(); Std.Dispose(); }
+
+    /// <summary>Writes <c>latents.safetensors</c> (mean, std) and <c>captions.json</c> to <paramref name="folder"/>, so several runs can share one encoding.</summary>
+    public void Save(string folder)
+    {
+        Directory.CreateDirectory(folder);
+        SafeTensorsWriter.Save(Path.Combine(folder, "latents.safetensors"), [new("mean", Mean), new("std", Std)]);
+        File.WriteAllText(Path.Combine(folder, "captions.json"), System.Text.Json.JsonSerializer.Serialize(Captions));
+    }
+
+    /// <summary>Reads what <see cref="Save"/> wrote; errors name the file and what was wrong.</summary>
+    public static LatentDataset Load(string folder)
+    {
+        string captionsPath = Path.Combine(folder, "captions.json");
+        if (!File.Exists(captionsPath)) throw new NextStepException($"{captionsPath}: not found (expected a latent cache written by train-default --latents)");
+        List<string>? captions;
+        try { captions = System.Text.Json.JsonSerializer.Deserialize<List<string>>(File.ReadAllText(captionsPath)); }
+        catch (System.Text.Json.JsonException e) { throw new NextStepException($"{captionsPath}: expected a JSON array of caption strings ({e.Message})"); }
+        if (captions is null || captions.Any(string.IsNullOrWhiteSpace)) throw new NextStepException($"{captionsPath}: expected a JSON array of non-empty caption strings");
+        using var ck = SafeTensorsCheckpoint.Open(folder, "latents");
+        var mean = ck.Load("mean", ScalarType.Float32);
+        var std = ck.Load("std", ScalarType.Float32);
+        if (mean.dim() != 4 || !mean.shape.SequenceEqual(std.shape) || mean.shape[0] != captions.Count)
+        {
+            var shape = string.Join(", ", mean.shape);
+            mean.Dispose(); std.Dispose();
+            throw new NextStepException($"{folder}/latents.safetensors: mean [{shape}] and std must be [{captions.Count}, C, h, w] like the {captions.Count} captions");
+        }
+        return new LatentDataset(captions, mean, std);
+    }
 }
 
 /// <summary>What one run produced: per-step total, text (CE) and image (flow-matching) losses and the wall time.</summary>
@@ -47,45 +98,49 @@ public static class DefaultModelRecipe
     /// config.json of the small model. Token ids are those of the tiny test tokenizer (1055 tokens, 1088 embedding rows):
     /// BOS/EOS 1024, PAD 1046, BOI 1048, EOI 1049, image placeholder 1050.
     /// </summary>
-    public static JsonObject ConfigJson() => new()
+    public static JsonObject ConfigJson(DefaultModelSize? size = null)
     {
-        ["architectures"] = new JsonArray("NextStep"),
-        ["model_type"] = "nextstep",
-        ["hidden_size"] = 128,
-        ["num_hidden_layers"] = 3,
-        ["num_attention_heads"] = 4,
-        ["num_key_value_heads"] = 2,
-        ["head_dim"] = 32,
-        ["intermediate_size"] = 352,
-        ["hidden_act"] = "silu",
-        ["attention_bias"] = true,
-        ["o_attention_bias"] = false,
-        ["mlp_bias"] = false,
-        ["rms_norm_eps"] = 1e-6,
-        ["rope_theta"] = 10000.0,
-        ["max_position_embeddings"] = 512,
-        ["tie_word_embeddings"] = false,
-        ["vocab_size"] = 1088,
-        ["bos_token_id"] = 1024,
-        ["eos_token_id"] = 1024,
-        ["pad_token_id"] = 1046,
-        ["boi"] = 1048,
-        ["eoi"] = 1049,
-        ["image_placeholder_id"] = 1050,
-        ["latent_channels"] = 16,
-        ["latent_patch_size"] = 2,
-        ["latent_size"] = 8,
-        ["base_image_grid_size"] = 4,
-        ["fm_head_dim"] = 160,
-        ["fm_head_layers"] = 3,
-        ["fm_head_mlp_ratio"] = 1.0,
-        ["fm_head_batch_mul"] = 4,
-        ["lm_loss_weight"] = 0.01,
-        ["im_loss_weight"] = 1.0,
-        ["use_gen_pos_embed"] = false,
-        ["vae_name_or_path"] = "vae",
-        ["torch_dtype"] = "float32",
-    };
+        var z = size ?? DefaultModelSize.Default;
+        return new()
+        {
+            ["architectures"] = new JsonArray("NextStep"),
+            ["model_type"] = "nextstep",
+            ["hidden_size"] = z.Hidden,
+            ["num_hidden_layers"] = z.Layers,
+            ["num_attention_heads"] = z.Heads,
+            ["num_key_value_heads"] = z.KvHeads,
+            ["head_dim"] = z.Hidden / z.Heads,
+            ["intermediate_size"] = z.Intermediate,
+            ["hidden_act"] = "silu",
+            ["attention_bias"] = true,
+            ["o_attention_bias"] = false,
+            ["mlp_bias"] = false,
+            ["rms_norm_eps"] = 1e-6,
+            ["rope_theta"] = 10000.0,
+            ["max_position_embeddings"] = 512,
+            ["tie_word_embeddings"] = false,
+            ["vocab_size"] = 1088,
+            ["bos_token_id"] = 1024,
+            ["eos_token_id"] = 1024,
+            ["pad_token_id"] = 1046,
+            ["boi"] = 1048,
+            ["eoi"] = 1049,
+            ["image_placeholder_id"] = 1050,
+            ["latent_channels"] = 16,
+            ["latent_patch_size"] = 2,
+            ["latent_size"] = 8,
+            ["base_image_grid_size"] = 4,
+            ["fm_head_dim"] = z.HeadWidth,
+            ["fm_head_layers"] = z.HeadLayers,
+            ["fm_head_mlp_ratio"] = 1.0,
+            ["fm_head_batch_mul"] = 4,
+            ["lm_loss_weight"] = 0.01,
+            ["im_loss_weight"] = 1.0,
+            ["use_gen_pos_embed"] = false,
+            ["vae_name_or_path"] = "vae",
+            ["torch_dtype"] = "float32",
+        };
+    }
 
     /// <summary>The model's sampling defaults (<see cref="Sampling.SamplingProfile.FileName"/>), chosen by the Shapes eval (docs/DEFAULT_MODEL.md).</summary>
     public static JsonObject SamplingProfileJson() => new()
@@ -140,7 +195,7 @@ public static class DefaultModelRecipe
     }
 
     public static DefaultModelTraining Train(NextStepModel model, Qwen2Tokenizer tokenizer, VaeConfig vae, LatentDataset data,
-        DefaultModelOptions options, Action<int, (double Loss, double Lm, double Image)>? progress = null)
+        DefaultModelOptions options, Action<int, (double Loss, double Lm, double Image)>? progress = null, Action<int>? checkpoint = null)
     {
         var c = model.Config;
         int grid = (int)data.Mean.shape[2] / c.LatentPatchSize;
@@ -186,17 +241,17 @@ public static class DefaultModelRecipe
             var entry = (loss.Loss.item<float>(), (double)loss.LmLoss.item<float>(), (double)loss.ImageLoss.item<float>());
             losses.Add(entry);
             progress?.Invoke(step + 1, entry);
+            if (options.SaveEvery > 0 && (step + 1) % options.SaveEvery == 0) checkpoint?.Invoke(step + 1);
         }
         foreach (var (_, p) in model.named_parameters()) p.requires_grad = false;
         model.eval();
         return new DefaultModelTraining(losses, clock.Elapsed);
     }
 
-    /// <summary>Writes config.json and model.safetensors (float32, official key names).</summary>
+    /// <summary>Writes model.safetensors (float32, official key names); config.json is written before training.</summary>
     public static void Save(NextStepModel model, string folder)
     {
         Directory.CreateDirectory(folder);
-        File.WriteAllText(Path.Combine(folder, "config.json"), ConfigJson().ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
         var tensors = model.named_parameters().Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter.detach().contiguous())).ToList();
         try { SafeTensorsWriter.Save(Path.Combine(folder, "model.safetensors"), tensors); }
         finally { foreach (var t in tensors) t.Value.Dispose(); }

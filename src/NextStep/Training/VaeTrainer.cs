@@ -36,6 +36,11 @@ public sealed record VaeTrainingOptions
     public string? InitFrom { get; init; }
     /// <summary>Loss weight of the pixels that differ from the background (the shapes) relative to background pixels.</summary>
     public double ForegroundWeight { get; init; } = 10.0;
+    /// <summary>γ of the tokenizer noise the paper adds in training: z + α·ε, α ~ U[0, γ] per image (0 = none).</summary>
+    public double LatentNoise { get; init; } = 0.0;
+    /// <summary>Every this many steps the weights so far are written to <see cref="SaveTo"/> (0 = only at the end, by the caller).</summary>
+    public int SaveEvery { get; init; } = 0;
+    public string? SaveTo { get; init; }
 }
 
 /// <summary>What one VAE training run produced: the model (its config carries the measured latent scaling), losses and PSNR.</summary>
@@ -107,7 +112,7 @@ public static class VaeTrainer
                 using var scope = NewDisposeScope();
                 adam.ParamGroups.First().LearningRate = options.LearningRate * LrFactor(step, progressFraction, options.WarmupSteps);
                 var pixels = Crop(ShapesPixels(options.DataSeed, (long)step * options.BatchSize, options.BatchSize, config.Resolution), options.CropSize, cropRng);
-                var (reconstruction, mean, logvar) = vae.TrainingForward(pixels);
+                var (reconstruction, mean, logvar) = vae.TrainingForward(pixels, options.LatentNoise);
                 var error = reconstruction - pixels;
                 // Shapes cover a few percent of the pixels: without extra weight on them a short run settles on the
                 // background-only reconstruction. MSE + L1 (sharper edges), ×ForegroundWeight where a pixel differs from
@@ -123,6 +128,7 @@ public static class VaeTrainer
                 adam.step();
                 losses.Add(rec.item<float>());
                 progress?.Invoke(step + 1, losses[^1]);
+                if (options.SaveEvery > 0 && options.SaveTo is { } folder && (step + 1) % options.SaveEvery == 0) SaveInterim(vae, config, options, folder);
             }
             vae.eval();
             // Held-aside images: scenes far beyond the ones training drew.
@@ -132,6 +138,28 @@ public static class VaeTrainer
             return new VaeTrainingResult(vae, scaled, losses, psnr, clock.Elapsed);
         }
         catch { vae.Dispose(); throw; }
+    }
+
+    /// <summary>Writes the weights so far with latent statistics of 64 held-aside images, then goes on training.</summary>
+    private static void SaveInterim(AutoencoderKL vae, VaeConfig config, VaeTrainingOptions options, string folder)
+    {
+        vae.eval();
+        using (var pixels = ShapesPixels(options.DataSeed + 1, 0, 64, config.Resolution))
+            Save(vae, WithLatentStatistics(vae, config, pixels), folder);
+        WriteReconstructions(vae, options.DataSeed + 1, folder);
+        vae.train();
+    }
+
+    /// <summary>Writes <c>reconstructions.png</c>: eight held-aside images beside their decoded posterior means.</summary>
+    public static void WriteReconstructions(AutoencoderKL vae, int dataSeed, string folder)
+    {
+        using var scope = NewDisposeScope();
+        var pixels = ShapesPixels(dataSeed, 0, 8, vae.Config.Resolution);
+        var (mean, _) = vae.EncodeMoments(pixels);
+        var originals = NextStepPipeline.ToImages(pixels);
+        var rebuilt = NextStepPipeline.ToImages(vae.Decode(mean));
+        var sheet = originals.Zip(rebuilt).SelectMany(pair => new[] { (pair.First, "original", true), (pair.Second, "reconstruction", true) }).ToList();
+        ShapesContactSheet.Write(Path.Combine(folder, "reconstructions.png"), sheet);
     }
 
     /// <summary>Linear warm-up, then cosine from 1 to 0.1 over the run's progress fraction.</summary>
