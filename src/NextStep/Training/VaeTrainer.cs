@@ -41,6 +41,9 @@ public sealed record VaeTrainingOptions
     /// <summary>Every this many steps the weights so far are written to <see cref="SaveTo"/> (0 = only at the end, by the caller).</summary>
     public int SaveEvery { get; init; } = 0;
     public string? SaveTo { get; init; }
+    /// <summary>Train the decoder only (needs <see cref="InitFrom"/>): latents, and so the latent scaling and any model
+    /// trained on them, stay exactly as they were, so a generator can train on them while the decoder improves.</summary>
+    public bool FreezeEncoder { get; init; }
 }
 
 /// <summary>What one VAE training run produced: the model (its config carries the measured latent scaling), losses and PSNR.</summary>
@@ -89,7 +92,8 @@ public static class VaeTrainer
         manual_seed(options.Seed);
         var vae = options.InitFrom is { } init ? AutoencoderKL.Load(init) : AutoencoderKL.Initialise(config);
         if (options.InitFrom is not null) config = vae.Config;
-        foreach (var p in vae.parameters()) p.requires_grad = true;
+        if (options.FreezeEncoder && options.InitFrom is null) throw new NextStepException("VAE training: freezing the encoder needs weights to start from (--init)");
+        foreach (var (name, p) in vae.named_parameters()) p.requires_grad = !(options.FreezeEncoder && name.StartsWith("encoder."));
         vae.train();
         try
         {
@@ -101,7 +105,7 @@ public static class VaeTrainer
                 using var logvarBias = vae.named_parameters().First(p => p.name == "encoder.conv_out.bias").parameter[config.ZChannels..];
                 logvarBias.fill_(InitialLogvar);
             }
-            var parameters = vae.parameters().ToList();
+            var parameters = vae.parameters().Where(p => p.requires_grad).ToList();
             using var adam = optim.Adam(parameters, options.LearningRate);
             var losses = new List<double>();
             var cropRng = new Random(options.DataSeed);
@@ -133,7 +137,7 @@ public static class VaeTrainer
             vae.eval();
             // Held-aside images: scenes far beyond the ones training drew.
             using var heldAside = ShapesPixels(options.DataSeed + 1, 0, options.StatisticsImages, config.Resolution);
-            var scaled = WithLatentStatistics(vae, config, heldAside);
+            var scaled = options.FreezeEncoder ? config : WithLatentStatistics(vae, config, heldAside);
             double psnr = Psnr(vae, heldAside);
             return new VaeTrainingResult(vae, scaled, losses, psnr, clock.Elapsed);
         }
@@ -145,7 +149,7 @@ public static class VaeTrainer
     {
         vae.eval();
         using (var pixels = ShapesPixels(options.DataSeed + 1, 0, 64, config.Resolution))
-            Save(vae, WithLatentStatistics(vae, config, pixels), folder);
+            Save(vae, options.FreezeEncoder ? config : WithLatentStatistics(vae, config, pixels), folder);
         WriteReconstructions(vae, options.DataSeed + 1, folder);
         vae.train();
     }

@@ -74,6 +74,30 @@ public class DefaultModelTests
     }
 
     [Fact]
+    public void DecoderOnlyTrainingKeepsTheEncoderAndTheLatentScaling()
+    {
+        var dir = Directory.CreateTempSubdirectory("vae-freeze-").FullName;
+        try
+        {
+            var first = VaeTrainer.Train(VaeTrainer.SmallConfig, new VaeTrainingOptions { Steps = 2, BatchSize = 2, StatisticsImages = 4, Seed = 1 });
+            using (first.Vae) VaeTrainer.Save(first.Vae, first.Config, dir);
+            Assert.Contains("--init", Assert.Throws<NextStepException>(() => VaeTrainer.Train(VaeTrainer.SmallConfig, new VaeTrainingOptions { FreezeEncoder = true })).Message);
+
+            var tuned = VaeTrainer.Train(VaeTrainer.SmallConfig, new VaeTrainingOptions { Steps = 3, BatchSize = 2, StatisticsImages = 4, InitFrom = dir, FreezeEncoder = true, LatentNoise = 0.2 });
+            using var vae = tuned.Vae;
+            using var before = AutoencoderKL.Load(dir);
+            Assert.Equal((before.Config.ScalingFactor, before.Config.ShiftFactor), (tuned.Config.ScalingFactor, tuned.Config.ShiftFactor));
+            var old = before.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+            foreach (var (name, p) in vae.named_parameters())
+            {
+                bool same = old[name].allclose(p, 0, 0);
+                Assert.True(name.StartsWith("encoder.") == same, $"{name}: {(same ? "unchanged" : "changed")}");
+            }
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
     public void SamplingProfileFileIsValidated()
     {
         var dir = Directory.CreateTempSubdirectory("profile-").FullName;
