@@ -16,16 +16,17 @@ public static class EvalCommand
         var seeds = new Option<int>("--seeds") { Description = "Images per prompt (seeds 0..N-1)", DefaultValueFactory = _ => 1 };
         var heldOut = new Option<bool>("--held-out") { Description = "Use the held-out prompt set (combinations never seen in training)" };
         var outDir = new Option<string>("--out") { Description = "Folder for images, report.json and contact_sheet.png", DefaultValueFactory = _ => "shapes-eval" };
-        var size = new Option<int>("--size") { Description = "Image side in pixels (a multiple of 16)", DefaultValueFactory = _ => defaults.Size };
-        var steps = new Option<int>("--steps") { Description = "Flow-matching steps per image token", DefaultValueFactory = _ => defaults.Steps };
-        var cfg = new Option<double>("--cfg") { Description = "Text guidance scale (1 = off)", DefaultValueFactory = _ => defaults.Cfg };
+        var size = new Option<int?>("--size") { Description = $"Image side in pixels (a multiple of 16; default: the model's sampling_profile.json, else {defaults.Size})" };
+        var steps = new Option<int?>("--steps") { Description = $"Flow-matching steps per image token (default: the model's profile, else {defaults.Steps})" };
+        var cfg = new Option<double?>("--cfg") { Description = $"Text guidance scale, 1 = off (default: the model's profile, else {defaults.Cfg})" };
+        var useNorm = new Option<bool?>("--use-norm") { Description = "LayerNorm each sampled token (default: the model's profile, else off)" };
         var dtype = new Option<string>("--dtype") { Description = "float32 or bfloat16", DefaultValueFactory = _ => "float32" };
         var device = new Option<string>("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
         var perCategory = new Option<int>("--per-category") { Description = "Built-in prompts per category", DefaultValueFactory = _ => ShapesEval.PerCategory };
         var groundTruth = new Option<bool>("--ground-truth") { Description = "Score the renderer's own images instead of a model (checks the scorer; expect 1.0)" };
         var cmd = new Command("eval", "Score prompt following on the Shapes benchmark: per-category and overall accuracy")
         {
-            model, prompts, seeds, heldOut, outDir, size, steps, cfg, dtype, device, perCategory, groundTruth,
+            model, prompts, seeds, heldOut, outDir, size, steps, cfg, useNorm, dtype, device, perCategory, groundTruth,
         };
         cmd.SetAction(p =>
         {
@@ -35,8 +36,11 @@ public static class EvalCommand
                 ? ShapesJson.ReadPrompts(file)
                 : ShapesEval.Prompts(p.GetValue(heldOut), p.GetValue(perCategory));
             string setName = p.GetValue(prompts) ?? (p.GetValue(heldOut) ? "built-in held-out" : "built-in");
-            var settings = new ShapesGenerationSettings(p.GetValue(size), p.GetValue(steps), p.GetValue(cfg));
-            using var pipeline = p.GetValue(groundTruth) ? null : NextStepPipeline.Load(p.GetValue(model) ?? DefaultModel.Path,
+            string folder = p.GetValue(model) ?? DefaultModel.Path;
+            var own = p.GetValue(groundTruth) ? defaults : ShapesGenerationSettings.ForModel(folder);
+            var settings = new ShapesGenerationSettings(p.GetValue(size) ?? own.Size, p.GetValue(steps) ?? own.Steps, p.GetValue(cfg) ?? own.Cfg,
+                p.GetValue(useNorm) ?? own.UseNorm, own.Shift);
+            using var pipeline = p.GetValue(groundTruth) ? null : NextStepPipeline.Load(folder,
                 new PipelineOptions { DType = PipelineOptions.ParseDType(p.GetValue(dtype)!), Device = PipelineOptions.ParseDevice(p.GetValue(device)!) });
             var generator = pipeline is null ? ShapesEval.GroundTruth(set, settings.Size) : ShapesPipelineAdapter.Create(pipeline, settings);
             var dir = p.GetValue(outDir)!;

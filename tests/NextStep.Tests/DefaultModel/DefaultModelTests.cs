@@ -35,8 +35,7 @@ public class DefaultModelTests
     public void CommittedModelGeneratesAShapesImageQuickly()
     {
         using var pipeline = NextStepPipeline.Load(Folder);
-        var profile = SamplingProfile.FromFile(Folder)!;
-        var generate = ShapesPipelineAdapter.Create(pipeline, new ShapesGenerationSettings(profile.Height, profile.NumSamplingSteps, profile.Cfg));
+        var generate = ShapesPipelineAdapter.Create(pipeline, ShapesGenerationSettings.ForModel(Folder));
         generate("a red circle", 0); // warm-up
         var clock = Stopwatch.StartNew();
         var image = generate("a blue square on a white background", 1);

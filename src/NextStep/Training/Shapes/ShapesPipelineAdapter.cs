@@ -3,8 +3,12 @@ using NextStep.Pipeline;
 namespace NextStep.Training.Shapes;
 
 /// <summary>Generation settings for the eval; the defaults are the small-model "standard" preset (64 px, 20 steps, cfg 4).</summary>
-public sealed record ShapesGenerationSettings(int Size, int Steps, double Cfg)
+public sealed record ShapesGenerationSettings(int Size, int Steps, double Cfg, bool UseNorm = false, double Shift = 1.0)
 {
+    /// <summary>A model folder's <c>sampling_profile.json</c> values (size, steps, cfg, use_norm, shift); without the file, <see cref="Default"/>.</summary>
+    public static ShapesGenerationSettings ForModel(string modelFolder)
+        => Sampling.SamplingProfile.FromFile(modelFolder) is { } p ? new(p.Height, p.NumSamplingSteps, p.Cfg, p.UseNorm, p.TimestepsShift) : Default;
+
     public static ShapesGenerationSettings Default { get; } = FromPreset(Presets.Get("standard", fullSizeModel: false));
 
     public static ShapesGenerationSettings FromPreset(Preset preset) => new(preset.Size, preset.Steps, preset.Cfg);
@@ -31,6 +35,8 @@ public static class ShapesPipelineAdapter
         Width = s.Size,
         Cfg = s.Cfg,
         NumSamplingSteps = s.Steps,
+        UseNorm = s.UseNorm,
+        TimestepsShift = s.Shift,
         Seed = seed,
         PreSeed = seed,
     };
