@@ -189,7 +189,8 @@ public static class VaeTrainer
         double std = samples.std().item<float>();
         if (!double.IsFinite(shift) || !double.IsFinite(std) || std <= 0)
             throw new NextStepException($"VAE latent statistics are not usable (mean {shift}, std {std}): training diverged");
-        return config with { ShiftFactor = Math.Round(shift, 4), ScalingFactor = Math.Round(1.0 / std, 4) };
+        // "+ 0.0" turns a rounded −0 into 0 for config.json.
+        return config with { ShiftFactor = Math.Round(shift, 4) + 0.0, ScalingFactor = Math.Round(1.0 / std, 4) };
     }
 
     /// <summary>PSNR (dB, pixels in [0, 255]) of decoding the posterior means of <paramref name="pixels"/> after 8-bit rounding.</summary>
