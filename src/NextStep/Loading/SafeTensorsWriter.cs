@@ -31,40 +31,30 @@ public static class SafeTensorsWriter
         var headerBytes = new byte[json.Length + pad];
         json.CopyTo(headerBytes, 0);
         for (int i = json.Length; i < headerBytes.Length; i++) headerBytes[i] = (byte)' ';
-        // A unique temporary name in the same folder, renamed over the target only once complete and flushed: a crash or a
-        // full disk leaves the previous file intact, and concurrent writers of one path never interleave.
-        string tmp = $"{path}.tmp-{Guid.NewGuid():N}";
         try
         {
-            using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write))
+            AtomicWeightsFile.Write(path, FileAccess.Write, fs =>
             {
                 fs.Write(BitConverter.GetBytes((ulong)headerBytes.Length));
                 fs.Write(headerBytes);
-                foreach (var (_, t) in items)
-                {
-                    long n = t.NumberOfElements * t.ElementSize;
-                    byte* p = (byte*)t.DataPtr();
-                    for (long done = 0; done < n;)
-                    {
-                        int chunk = (int)Math.Min(1 << 30, n - done);
-                        fs.Write(new ReadOnlySpan<byte>(p + done, chunk));
-                        done += chunk;
-                    }
-                }
-                fs.Flush(true);
-            }
-            File.Move(tmp, path, overwrite: true);
-        }
-        catch (Exception e)
-        {
-            try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            if (e is IOException or UnauthorizedAccessException)
-                throw new NextStepException($"{path}: cannot write the weights ({e.Message}); a previous file at this path is left unchanged", e);
-            throw;
+                foreach (var (_, t) in items) WriteData(fs, t);
+            });
         }
         finally
         {
             foreach (var (_, t) in items) t.Dispose();
+        }
+    }
+
+    private static unsafe void WriteData(FileStream fs, Tensor t)
+    {
+        long n = t.NumberOfElements * t.ElementSize;
+        byte* p = (byte*)t.DataPtr();
+        for (long done = 0; done < n;)
+        {
+            int chunk = (int)Math.Min(1 << 30, n - done);
+            fs.Write(new ReadOnlySpan<byte>(p + done, chunk));
+            done += chunk;
         }
     }
 }

@@ -42,32 +42,19 @@ public static class TorchZipWriter
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("torch zip checkpoints are written on little-endian machines only");
         var items = tensors.ToList();
         var pickle = Pickle(path, items);
-        string tmp = $"{path}.tmp-{Guid.NewGuid():N}";
-        try
+        AtomicWeightsFile.Write(path, FileAccess.ReadWrite, fs =>
         {
-            using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.ReadWrite))
-            {
-                var zip = new ZipWriter(fs, forceZip64);
-                zip.Add($"{RootName}/data.pkl", pickle);
-                zip.Add($"{RootName}/byteorder", "little"u8);
-                // torch writes the storages in the sorted order of their keys (as strings).
-                var order = Enumerable.Range(0, items.Count).OrderBy(i => i.ToString(CultureInfo.InvariantCulture), StringComparer.Ordinal);
-                foreach (int i in order)
-                    WriteStorage(zip, $"{RootName}/data/{i}", items[i].Value);
-                zip.Add($"{RootName}/version", "3\n"u8);
-                zip.Add($"{RootName}/.data/serialization_id", Encoding.ASCII.GetBytes(zip.ContentId()));
-                zip.Finish();
-                fs.Flush(true);
-            }
-            File.Move(tmp, path, overwrite: true);
-        }
-        catch (Exception e)
-        {
-            try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            if (e is IOException or UnauthorizedAccessException)
-                throw new NextStepException($"{path}: cannot write the weights ({e.Message}); a previous file at this path is left unchanged", e);
-            throw;
-        }
+            var zip = new ZipWriter(fs, forceZip64);
+            zip.Add($"{RootName}/data.pkl", pickle);
+            zip.Add($"{RootName}/byteorder", "little"u8);
+            // torch writes the storages in the sorted order of their keys (as strings).
+            var order = Enumerable.Range(0, items.Count).OrderBy(i => i.ToString(CultureInfo.InvariantCulture), StringComparer.Ordinal);
+            foreach (int i in order)
+                WriteStorage(zip, $"{RootName}/data/{i}", items[i].Value);
+            zip.Add($"{RootName}/version", "3\n"u8);
+            zip.Add($"{RootName}/.data/serialization_id", Encoding.ASCII.GetBytes(zip.ContentId()));
+            zip.Finish();
+        });
     }
 
     /// <summary>The <c>data.pkl</c> of the state dict; checks every dtype first (nothing is written for a bad input).</summary>
