@@ -30,7 +30,7 @@ public static class TrainDefaultCommand
         var threads = new Option<int>("--threads") { Description = "CPU threads for libtorch", DefaultValueFactory = _ => 1 };
         var size = new Option<string?>("--size") { Description = "Model size HIDDEN,LAYERS,HEADS,KV_HEADS,INTERMEDIATE,HEAD_WIDTH,HEAD_LAYERS (default: models/default's)" };
         var latents = new Option<string?>("--latents") { Description = "Latent cache folder: read when it exists, else the encoded images are written there (several runs share one encoding)" };
-        var init = new Option<string?>("--init") { Description = "Start from the weights of this model folder (same size) instead of a fresh init" };
+        var init = new Option<string?>("--init") { Description = "Start from this model folder (its weights and its size) instead of a fresh init" };
         var saveEvery = new Option<int>("--save-every") { Description = "Also write the weights so far to --out every N steps (0 = only at the end)", DefaultValueFactory = _ => 0 };
         var logEvery = new Option<int>("--log-every") { Description = "Print the mean losses every N steps", DefaultValueFactory = _ => 25 };
         var cmd = new Command("train-default", "Train the small default NextStep model on Shapes")
@@ -54,7 +54,16 @@ public static class TrainDefaultCommand
                 if (!File.Exists(Path.Combine(vaeSource, file))) throw new NextStepException($"--vae {vaeSource}: {file} not found (expected a folder written by train-vae)");
                 File.Copy(Path.Combine(vaeSource, file), Path.Combine(vaeOut, file), overwrite: true);
             }
-            File.WriteAllText(Path.Combine(dir, "config.json"), DefaultModelRecipe.ConfigJson(p.GetValue(size) is { } z ? DefaultModelSize.Parse(z) : null).ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
+            // A continued run keeps the size of the model it starts from: its config.json is the one written.
+            if (p.GetValue(init) is { } initDir)
+            {
+                if (p.GetValue(size) is not null) throw new NextStepException($"--size and --init {initDir} cannot be combined: a continued run keeps the size of the model it starts from");
+                string initConfig = Path.Combine(initDir, "config.json");
+                if (!File.Exists(initConfig)) throw new NextStepException($"--init {initDir}: config.json not found (expected a model folder)");
+                if (Path.GetFullPath(initConfig) != Path.Combine(dir, "config.json")) File.Copy(initConfig, Path.Combine(dir, "config.json"), overwrite: true);
+            }
+            else
+                File.WriteAllText(Path.Combine(dir, "config.json"), DefaultModelRecipe.ConfigJson(p.GetValue(size) is { } z ? DefaultModelSize.Parse(z) : null).ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
             if (!File.Exists(Path.Combine(dir, SamplingProfile.FileName)))
                 File.WriteAllText(Path.Combine(dir, SamplingProfile.FileName), DefaultModelRecipe.SamplingProfileJson().ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
             var config = NextStepConfig.Load(Path.Combine(dir, "config.json"));
@@ -78,8 +87,6 @@ public static class TrainDefaultCommand
             using var _ = data;
 
             using var model = p.GetValue(init) is { } from ? NextStepModel.Load(from) : DefaultModelRecipe.Initialise(config, p.GetValue(seed));
-            if (model.Config.HiddenSize != config.HiddenSize || model.Config.NumHiddenLayers != config.NumHiddenLayers)
-                throw new NextStepException($"--init {p.GetValue(init)}: its size differs from --size (hidden {model.Config.HiddenSize} vs {config.HiddenSize}, layers {model.Config.NumHiddenLayers} vs {config.NumHiddenLayers})");
             stdout.WriteLine($"model: {model.parameters().Sum(t => t.numel()):N0} parameters");
             var options = defaults with
             {

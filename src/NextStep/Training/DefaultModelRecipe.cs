@@ -32,7 +32,7 @@ public sealed record DefaultModelOptions
 /// <summary>Sizes of the small model: the Qwen2 backbone (hidden width, layers, heads, SwiGLU width) and the flow-matching head.</summary>
 public sealed record DefaultModelSize(int Hidden, int Layers, int Heads, int KvHeads, int Intermediate, int HeadWidth, int HeadLayers)
 {
-    /// <summary>The size of models/default: 2.6M parameters (10 MB in float32), next to the 4.1M-parameter VAE.</summary>
+    /// <summary>The size of models/default: 2.87M parameters (11.5 MB in float32), next to the 4.1M-parameter VAE.</summary>
     public static DefaultModelSize Default { get; } = new(192, 4, 4, 2, 512, 192, 3);
 
     /// <summary>Parses "HIDDEN,LAYERS,HEADS,KV_HEADS,INTERMEDIATE,HEAD_WIDTH,HEAD_LAYERS" (the --size option).</summary>

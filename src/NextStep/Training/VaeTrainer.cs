@@ -137,7 +137,7 @@ public static class VaeTrainer
             vae.eval();
             // Held-aside images: scenes far beyond the ones training drew.
             using var heldAside = ShapesPixels(options.DataSeed + 1, 0, options.StatisticsImages, config.Resolution);
-            var scaled = options.FreezeEncoder ? config : WithLatentStatistics(vae, config, heldAside);
+            var scaled = Scaling(vae, config, options, heldAside);
             double psnr = Psnr(vae, heldAside);
             return new VaeTrainingResult(vae, scaled, losses, psnr, clock.Elapsed);
         }
@@ -149,10 +149,14 @@ public static class VaeTrainer
     {
         vae.eval();
         using (var pixels = ShapesPixels(options.DataSeed + 1, 0, 64, config.Resolution))
-            Save(vae, options.FreezeEncoder ? config : WithLatentStatistics(vae, config, pixels), folder);
+            Save(vae, Scaling(vae, config, options, pixels), folder);
         WriteReconstructions(vae, options.DataSeed + 1, folder);
         vae.train();
     }
+
+    /// <summary>The config to save: measured latent statistics, or the starting ones when the encoder was frozen (its latents did not change).</summary>
+    private static VaeConfig Scaling(AutoencoderKL vae, VaeConfig config, VaeTrainingOptions options, Tensor pixels)
+        => options.FreezeEncoder ? config : WithLatentStatistics(vae, config, pixels);
 
     /// <summary>Writes <c>reconstructions.png</c>: eight held-aside images beside their decoded posterior means.</summary>
     public static void WriteReconstructions(AutoencoderKL vae, int dataSeed, string folder)

@@ -27,6 +27,22 @@ public class DefaultModelRecipeTests
     }
 
     [Fact]
+    public void TrainDefaultRefusesASizeForAContinuedRun()
+    {
+        var dir = Directory.CreateTempSubdirectory("train-default-").FullName;
+        try
+        {
+            string model = global::NextStep.Pipeline.DefaultModel.PathOrNull()!;
+            var stderr = new StringWriter();
+            int rc = NextStep.Cli.CliApp.Run(["train-default", "--vae", Path.Combine(model, "vae"), "--tokenizer", model, "--out", dir,
+                "--init", model, "--size", "32,2,2,1,64,32,1", "--steps", "1"], new StringWriter(), stderr);
+            Assert.Equal(1, rc);
+            Assert.Contains("--size and --init", stderr.ToString());
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
     public void LatentCacheRoundTripsAndRefusesAMismatch()
     {
         var dir = Directory.CreateTempSubdirectory("latents-").FullName;
