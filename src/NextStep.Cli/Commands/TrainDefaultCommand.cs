@@ -32,10 +32,11 @@ public static class TrainDefaultCommand
         var latents = new Option<string?>("--latents") { Description = "Latent cache folder: read when it exists, else the encoded images are written there (several runs share one encoding)" };
         var init = new Option<string?>("--init") { Description = "Start from this model folder (its weights and its size) instead of a fresh init" };
         var saveEvery = new Option<int>("--save-every") { Description = "Also write the weights so far to --out every N steps (0 = only at the end)", DefaultValueFactory = _ => 0 };
+        var ema = new Option<double>("--ema") { Description = "Decay of an exponential moving average of the weights, saved instead of the raw ones (0 = off; e.g. 0.999)", DefaultValueFactory = _ => defaults.EmaDecay };
         var logEvery = new Option<int>("--log-every") { Description = "Print the mean losses every N steps", DefaultValueFactory = _ => 25 };
         var cmd = new Command("train-default", "Train the small default NextStep model on Shapes")
         {
-            vaeDir, tokenizerDir, output, images, steps, minutes, batch, lr, dropout, seed, size, latents, init, saveEvery, threads, logEvery,
+            vaeDir, tokenizerDir, output, images, steps, minutes, batch, lr, dropout, seed, size, latents, init, saveEvery, ema, threads, logEvery,
         };
         cmd.SetAction(p =>
         {
@@ -76,7 +77,8 @@ public static class TrainDefaultCommand
             if (cache is not null && File.Exists(Path.Combine(cache, "captions.json")))
             {
                 data = LatentDataset.Load(cache);
-                stdout.WriteLine($"read {data.Captions.Count} encoded images from {cache}");
+                bool known = data.CheckEncoder(vae, cache);
+                stdout.WriteLine($"read {data.Captions.Count} encoded images from {cache}" + (known ? " (same encoder)" : " (the cache does not record its encoder: make sure it is this VAE's)"));
             }
             else
             {
@@ -91,7 +93,7 @@ public static class TrainDefaultCommand
             var options = defaults with
             {
                 Steps = p.GetValue(steps), MaxMinutes = p.GetValue(minutes), BatchSize = p.GetValue(batch), LearningRate = p.GetValue(lr),
-                CaptionDropout = p.GetValue(dropout), Seed = p.GetValue(seed), SaveEvery = p.GetValue(saveEvery),
+                CaptionDropout = p.GetValue(dropout), Seed = p.GetValue(seed), SaveEvery = p.GetValue(saveEvery), EmaDecay = p.GetValue(ema),
             };
             int every = p.GetValue(logEvery);
             (double L, double Lm, double Im) sum = (0, 0, 0);
@@ -103,7 +105,7 @@ public static class TrainDefaultCommand
                     stdout.WriteLine($"step {step}  loss {sum.L / every:F4}  ce {sum.Lm / every:F3}  fm {sum.Im / every:F4}  {clock.Elapsed.TotalSeconds:F0} s");
                     sum = (0, 0, 0);
                 }
-            }, step => { DefaultModelRecipe.Save(model, dir); stdout.WriteLine($"saved step {step} to {dir}"); });
+            }, (step, weights) => { DefaultModelRecipe.Save(weights, dir); stdout.WriteLine($"saved step {step} to {dir}"); });
             DefaultModelRecipe.Save(model, dir);
             var tail = run.Losses.TakeLast(Math.Min(every, run.Losses.Count)).ToList();
             stdout.WriteLine($"trained {run.Losses.Count} steps in {run.Elapsed.TotalMinutes:F1} min; last {tail.Count} steps: loss {tail.Average(l => l.Loss):F4}, ce {tail.Average(l => l.Lm):F3}, fm {tail.Average(l => l.Image):F4}");

@@ -165,6 +165,23 @@ public sealed class AutoencoderKL : nn.Module
     }
 
     /// <summary>
+    /// A SHA-256 (hex) of everything that decides <see cref="EncodeMoments"/>: the encoder's parameters (names, shapes,
+    /// float32 values) and the per-patch norm settings. Latent caches record it, so latents are never reused with another encoder.
+    /// </summary>
+    public string EncoderFingerprint()
+    {
+        using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        sha.AppendData(System.Text.Encoding.UTF8.GetBytes($"encoder_norm={Config.EncoderNorm};psz={Config.Psz}\n"));
+        foreach (var (name, p) in _encoder.named_parameters().OrderBy(p => p.name, StringComparer.Ordinal))
+        {
+            sha.AppendData(System.Text.Encoding.UTF8.GetBytes($"{name}[{string.Join(",", p.shape)}]\n"));
+            using var values = p.detach().to(ScalarType.Float32, CPU).contiguous();
+            sha.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.data<float>().ToArray().AsSpan()));
+        }
+        return Convert.ToHexStringLower(sha.GetHashAndReset());
+    }
+
+    /// <summary>
     /// Image [B, in, H, W] in [−1, 1] → posterior mean (per-patch LayerNorm applied when <c>encoder_norm</c>) and logvar
     /// clamped to [−30, 20], both [B, z, H/f, W/f].
     /// </summary>

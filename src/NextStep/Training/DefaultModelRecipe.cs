@@ -27,6 +27,8 @@ public sealed record DefaultModelOptions
     public long Seed { get; init; } = 0;
     /// <summary>Calls the checkpoint callback of <see cref="DefaultModelRecipe.Train"/> every this many steps (0 = never).</summary>
     public int SaveEvery { get; init; } = 0;
+    /// <summary>Decay of an exponential moving average of the weights (<see cref="WeightAverage"/>; 0 = none). With it, checkpoints and the trained model hold the averaged weights.</summary>
+    public double EmaDecay { get; init; } = 0;
 }
 
 /// <summary>Sizes of the small model: the Qwen2 backbone (hidden width, layers, heads, SwiGLU width) and the flow-matching head.</summary>
@@ -49,16 +51,22 @@ public sealed record DefaultModelSize(int Hidden, int Layers, int Heads, int KvH
     }
 }
 
-/// <summary>Training data: captions and the VAE posterior (mean, std) of their images [N, C, h, w].</summary>
-public sealed record LatentDataset(IReadOnlyList<string> Captions, Tensor Mean, Tensor Std) : IDisposable
+/// <summary>
+/// Training data: captions and the VAE posterior (mean, std) of their images [N, C, h, w], with the
+/// <see cref="AutoencoderKL.EncoderFingerprint"/> of the encoder that made them (null when unknown).
+/// </summary>
+public sealed record LatentDataset(IReadOnlyList<string> Captions, Tensor Mean, Tensor Std, string? Encoder = null) : IDisposable
 {
+    private const string EncoderKey = "encoder_sha256";
+
     public void Dispose() { Mean.Dispose(); Std.Dispose(); }
 
-    /// <summary>Writes <c>latents.safetensors</c> (mean, std) and <c>captions.json</c> to <paramref name="folder"/>, so several runs can share one encoding.</summary>
+    /// <summary>Writes <c>latents.safetensors</c> (mean, std; the encoder fingerprint in its metadata) and <c>captions.json</c> to <paramref name="folder"/>, so several runs can share one encoding.</summary>
     public void Save(string folder)
     {
         Directory.CreateDirectory(folder);
-        SafeTensorsWriter.Save(Path.Combine(folder, "latents.safetensors"), [new("mean", Mean), new("std", Std)]);
+        SafeTensorsWriter.Save(Path.Combine(folder, "latents.safetensors"), [new("mean", Mean), new("std", Std)],
+            Encoder is null ? null : new Dictionary<string, string> { [EncoderKey] = Encoder });
         File.WriteAllText(Path.Combine(folder, "captions.json"), System.Text.Json.JsonSerializer.Serialize(Captions));
     }
 
@@ -71,16 +79,30 @@ public sealed record LatentDataset(IReadOnlyList<string> Captions, Tensor Mean, 
         try { captions = System.Text.Json.JsonSerializer.Deserialize<List<string>>(File.ReadAllText(captionsPath)); }
         catch (System.Text.Json.JsonException e) { throw new NextStepException($"{captionsPath}: expected a JSON array of caption strings ({e.Message})"); }
         if (captions is null || captions.Any(string.IsNullOrWhiteSpace)) throw new NextStepException($"{captionsPath}: expected a JSON array of non-empty caption strings");
-        using var ck = SafeTensorsCheckpoint.Open(folder, "latents");
-        var mean = ck.Load("mean", ScalarType.Float32);
-        var std = ck.Load("std", ScalarType.Float32);
+        string latentsPath = Path.Combine(folder, "latents.safetensors");
+        if (!File.Exists(latentsPath)) throw new NextStepException($"{latentsPath}: not found (expected a latent cache written by train-default --latents)");
+        using var file = SafeTensorsFile.Open(latentsPath);
+        foreach (var name in new[] { "mean", "std" })
+            if (!file.Tensors.ContainsKey(name)) throw new NextStepException($"{latentsPath}: tensor \"{name}\" missing (expected \"mean\" and \"std\")");
+        var mean = file.Load("mean", ScalarType.Float32);
+        var std = file.Load("std", ScalarType.Float32);
         if (mean.dim() != 4 || !mean.shape.SequenceEqual(std.shape) || mean.shape[0] != captions.Count)
         {
             var shape = string.Join(", ", mean.shape);
             mean.Dispose(); std.Dispose();
             throw new NextStepException($"{folder}/latents.safetensors: mean [{shape}] and std must be [{captions.Count}, C, h, w] like the {captions.Count} captions");
         }
-        return new LatentDataset(captions, mean, std);
+        return new LatentDataset(captions, mean, std, file.Metadata.GetValueOrDefault(EncoderKey));
+    }
+
+    /// <summary>Refuses latents that another encoder made; a cache without a fingerprint (older files) is accepted, and the return value says so.</summary>
+    public bool CheckEncoder(AutoencoderKL vae, string folder)
+    {
+        if (Encoder is null) return false;
+        string current = vae.EncoderFingerprint();
+        if (Encoder != current)
+            throw new NextStepException($"{folder}/latents.safetensors: encoded by another VAE encoder ({EncoderKey} {Encoder[..12]}…, this --vae has {current[..12]}…); delete the cache or pass the VAE that made it");
+        return true;
     }
 }
 
@@ -189,13 +211,14 @@ public static class DefaultModelRecipe
             for (int i = 0; i < n; i++) captions.Add(ShapesDataset.Scene(dataSeed, start + i, ShapesSplit.Train).Caption);
             progress?.Invoke(start + n);
         }
-        var result = new LatentDataset(captions, cat(means.ToArray(), 0), cat(stds.ToArray(), 0));
+        var result = new LatentDataset(captions, cat(means.ToArray(), 0), cat(stds.ToArray(), 0), vae.EncoderFingerprint());
         foreach (var t in means.Concat(stds)) t.Dispose();
         return result;
     }
 
     public static DefaultModelTraining Train(NextStepModel model, Qwen2Tokenizer tokenizer, VaeConfig vae, LatentDataset data,
-        DefaultModelOptions options, Action<int, (double Loss, double Lm, double Image)>? progress = null, Action<int>? checkpoint = null)
+        DefaultModelOptions options, Action<int, (double Loss, double Lm, double Image)>? progress = null,
+        Action<int, IReadOnlyList<KeyValuePair<string, Tensor>>>? checkpoint = null)
     {
         var c = model.Config;
         int grid = (int)data.Mean.shape[2] / c.LatentPatchSize;
@@ -206,6 +229,7 @@ public static class DefaultModelRecipe
         Objective.EnableTraining(model);
         var groups = ParameterGroups.Official(model, options.WeightDecay);
         using var adam = new AdamW(groups);
+        using var average = options.EmaDecay > 0 ? new WeightAverage(model, options.EmaDecay) : null;
         var losses = new List<(double, double, double)>();
         var clock = Stopwatch.StartNew();
         for (int step = 0; step < options.Steps; step++)
@@ -238,22 +262,30 @@ public static class DefaultModelRecipe
             Objective.ClearPaddingGradient(model);
             GradientClipping.Clip(groups, options.MaxGradNorm);
             adam.Update(options.LearningRate * (step < options.WarmupSteps ? (step + 1.0) / options.WarmupSteps : 0.1 + 0.45 * (1 + Math.Cos(Math.PI * fraction))));
+            average?.Update();
             var entry = (loss.Loss.item<float>(), (double)loss.LmLoss.item<float>(), (double)loss.ImageLoss.item<float>());
             losses.Add(entry);
             progress?.Invoke(step + 1, entry);
-            if (options.SaveEvery > 0 && (step + 1) % options.SaveEvery == 0) checkpoint?.Invoke(step + 1);
+            if (options.SaveEvery > 0 && (step + 1) % options.SaveEvery == 0) checkpoint?.Invoke(step + 1, average?.Weights ?? Weights(model));
         }
+        average?.CopyToModule();
         foreach (var (_, p) in model.named_parameters()) p.requires_grad = false;
         model.eval();
         return new DefaultModelTraining(losses, clock.Elapsed);
     }
 
     /// <summary>Writes model.safetensors (float32, official key names); config.json is written before training.</summary>
-    public static void Save(NextStepModel model, string folder)
+    public static void Save(NextStepModel model, string folder) => Save(Weights(model), folder);
+
+    /// <summary>Writes named weights (a model's, or the averaged ones a checkpoint callback receives) as model.safetensors.</summary>
+    public static void Save(IEnumerable<KeyValuePair<string, Tensor>> weights, string folder)
     {
         Directory.CreateDirectory(folder);
-        var tensors = model.named_parameters().Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter.detach().contiguous())).ToList();
+        var tensors = weights.Select(w => new KeyValuePair<string, Tensor>(w.Key, w.Value.detach().contiguous())).ToList();
         try { SafeTensorsWriter.Save(Path.Combine(folder, "model.safetensors"), tensors); }
         finally { foreach (var t in tensors) t.Value.Dispose(); }
     }
+
+    private static IReadOnlyList<KeyValuePair<string, Tensor>> Weights(NextStepModel model) =>
+        model.named_parameters().Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter)).ToList();
 }

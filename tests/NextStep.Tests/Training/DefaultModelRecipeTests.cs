@@ -48,10 +48,11 @@ public class DefaultModelRecipeTests
         var dir = Directory.CreateTempSubdirectory("latents-").FullName;
         try
         {
-            using var data = new LatentDataset(["a red circle", "two blue squares"], torch.randn(2, 16, 8, 8), torch.rand(2, 16, 8, 8));
+            using var data = new LatentDataset(["a red circle", "two blue squares"], torch.randn(2, 16, 8, 8), torch.rand(2, 16, 8, 8), "ab12cd34ef56" + new string('0', 52));
             data.Save(dir);
             using var back = LatentDataset.Load(dir);
             Assert.Equal(data.Captions, back.Captions);
+            Assert.Equal(data.Encoder, back.Encoder);
             Assert.True(data.Mean.allclose(back.Mean, 0, 0) && data.Std.allclose(back.Std, 0, 0));
 
             File.WriteAllText(Path.Combine(dir, "captions.json"), "[\"only one\"]");
@@ -60,6 +61,52 @@ public class DefaultModelRecipeTests
             Assert.Contains("captions.json", Assert.Throws<NextStepException>(() => LatentDataset.Load(dir)).Message);
         }
         finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
+    public void LatentCacheRefusesAnotherEncoderAndIgnoresDecoderChanges()
+    {
+        using var vae = AutoencoderKL.Load(Path.Combine(global::NextStep.Pipeline.DefaultModel.PathOrNull()!, "vae"));
+        string fingerprint = vae.EncoderFingerprint();
+        Assert.Matches("^[0-9a-f]{64}$", fingerprint);
+        using var same = new LatentDataset(["a red circle"], torch.zeros(1, 16, 8, 8), torch.ones(1, 16, 8, 8), fingerprint);
+        Assert.True(same.CheckEncoder(vae, "cache"));
+        using var unknown = new LatentDataset(["a red circle"], torch.zeros(1, 16, 8, 8), torch.ones(1, 16, 8, 8));
+        Assert.False(unknown.CheckEncoder(vae, "cache"));
+
+        var parameters = vae.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        using (torch.no_grad()) parameters.First(p => p.Key.StartsWith("decoder.")).Value.add_(1.0);
+        Assert.Equal(fingerprint, vae.EncoderFingerprint());
+        using (torch.no_grad()) parameters.First(p => p.Key.StartsWith("encoder.")).Value.view(-1)[0].add_(1e-3);
+        string changed = vae.EncoderFingerprint();
+        Assert.NotEqual(fingerprint, changed);
+        var error = Assert.Throws<NextStepException>(() => same.CheckEncoder(vae, "cache"));
+        Assert.Contains("cache/latents.safetensors", error.Message);
+        Assert.Contains(fingerprint[..12], error.Message);
+        Assert.Contains(changed[..12], error.Message);
+    }
+
+    [Fact]
+    public void WeightAverageFollowsTheDecayFormula()
+    {
+        using var layer = torch.nn.Linear(1, 1, hasBias: false);
+        var w = layer.parameters().Single();
+        using (torch.no_grad()) w.fill_(2.0);
+        using var average = new WeightAverage(layer, 0.3);
+        // Update n uses d = min(0.3, (1 + n) / (10 + n)): 0.1, 2/11, 3/12, then 0.3 (4/13 > 0.3)
+        double expected = 2.0;
+        foreach (var (value, d) in new[] { (4.0, 0.1), (6.0, 2.0 / 11), (0.0, 0.25), (1.0, 0.3), (3.0, 0.3), (5.0, 0.3), (-1.0, 0.3) })
+        {
+            using (torch.no_grad()) w.fill_(value);
+            Assert.Equal(d, average.NextDecay, 12);
+            average.Update();
+            expected = d * expected + (1 - d) * value;
+            Assert.Equal(expected, average.Weights.Single().Value.item<float>(), 5);
+        }
+        Assert.Equal(-1.0, w.item<float>(), 6);
+        average.CopyToModule();
+        Assert.Equal(expected, w.item<float>(), 5);
+        Assert.Throws<NextStepException>(() => new WeightAverage(layer, 1.0));
     }
 
     [Fact]
@@ -80,11 +127,23 @@ public class DefaultModelRecipeTests
             var vae = VaeTrainer.SmallConfig;
             using var model = DefaultModelRecipe.Initialise(config, seed: 3);
             int saves = 0;
+            var lastSaved = new Dictionary<string, torch.Tensor>();
             var run = DefaultModelRecipe.Train(model, tokenizer, vae, data,
-                new DefaultModelOptions { Steps = 40, BatchSize = 8, LearningRate = 3e-3, WarmupSteps = 5, SaveEvery = 20, Seed = 1 },
-                checkpoint: _ => saves++);
+                new DefaultModelOptions { Steps = 40, BatchSize = 8, LearningRate = 3e-3, WarmupSteps = 5, SaveEvery = 20, Seed = 1, EmaDecay = 0.9 },
+                checkpoint: (_, weights) =>
+                {
+                    saves++;
+                    // With EMA the checkpoint holds the averaged weights, not the raw ones being optimised.
+                    var raw = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+                    Assert.Equal(raw.Keys.Order(), weights.Select(w => w.Key).Order());
+                    Assert.Contains(weights, w => !w.Value.allclose(raw[w.Key], 0, 0));
+                    foreach (var t in lastSaved.Values) t.Dispose();
+                    lastSaved = weights.ToDictionary(w => w.Key, w => w.Value.detach().clone().DetachFromDisposeScope());
+                });
             Assert.Equal(40, run.Losses.Count);
             Assert.Equal(2, saves);
+            foreach (var (name, p) in model.named_parameters())
+                Assert.True(lastSaved[name].allclose(p, 0, 0), $"{name}: the trained model must hold the averaged weights of the last checkpoint");
             double first = run.Losses.Take(5).Average(l => l.Loss), last = run.Losses.TakeLast(5).Average(l => l.Loss);
             Assert.True(last < 0.8 * first, $"loss went from {first:F4} to {last:F4}");
 
