@@ -24,9 +24,10 @@ public static class EvalCommand
         var device = new Option<string>("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
         var perCategory = new Option<int>("--per-category") { Description = "Built-in prompts per category", DefaultValueFactory = _ => ShapesEval.PerCategory };
         var groundTruth = new Option<bool>("--ground-truth") { Description = "Score the renderer's own images instead of a model (checks the scorer; expect 1.0)" };
+        var vaeRoundTrip = new Option<bool>("--vae-round-trip") { Description = "With --ground-truth: score the renderer's images after encoding and decoding them with the model's VAE (the ceiling this VAE allows)" };
         var cmd = new Command("eval", "Score prompt following on the Shapes benchmark: per-category and overall accuracy")
         {
-            model, prompts, seeds, heldOut, outDir, size, steps, cfg, useNorm, dtype, device, perCategory, groundTruth,
+            model, prompts, seeds, heldOut, outDir, size, steps, cfg, useNorm, dtype, device, perCategory, groundTruth, vaeRoundTrip,
         };
         cmd.SetAction(p =>
         {
@@ -37,12 +38,16 @@ public static class EvalCommand
                 : ShapesEval.Prompts(p.GetValue(heldOut), p.GetValue(perCategory));
             string setName = p.GetValue(prompts) ?? (p.GetValue(heldOut) ? "built-in held-out" : "built-in");
             string folder = p.GetValue(model) ?? DefaultModel.Path;
+            if (p.GetValue(vaeRoundTrip) && !p.GetValue(groundTruth)) throw new NextStepException("--vae-round-trip needs --ground-truth (it scores the renderer's images through the model's VAE)");
             var own = p.GetValue(groundTruth) ? defaults : ShapesGenerationSettings.ForModel(folder);
             var settings = new ShapesGenerationSettings(p.GetValue(size) ?? own.Size, p.GetValue(steps) ?? own.Steps, p.GetValue(cfg) ?? own.Cfg,
                 p.GetValue(useNorm) ?? own.UseNorm, own.Shift);
             using var pipeline = p.GetValue(groundTruth) ? null : NextStepPipeline.Load(folder,
                 new PipelineOptions { DType = PipelineOptions.ParseDType(p.GetValue(dtype)!), Device = PipelineOptions.ParseDevice(p.GetValue(device)!) });
-            var generator = pipeline is null ? ShapesEval.GroundTruth(set, settings.Size) : ShapesPipelineAdapter.Create(pipeline, settings);
+            using var vae = p.GetValue(vaeRoundTrip) ? Model.AutoencoderKL.Load(Path.Combine(folder, "vae")) : null;
+            var generator = pipeline is not null ? ShapesPipelineAdapter.Create(pipeline, settings)
+                : vae is not null ? ShapesPipelineAdapter.ThroughVae(ShapesEval.GroundTruth(set, settings.Size), vae)
+                : ShapesEval.GroundTruth(set, settings.Size);
             var dir = p.GetValue(outDir)!;
             int total = set.Count * p.GetValue(seeds);
             var report = ShapesEval.Run(set, generator, p.GetValue(seeds), dir, setName,
