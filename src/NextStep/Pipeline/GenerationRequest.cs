@@ -70,7 +70,7 @@ public sealed record GenerationRequest
         static string F(double v) => v.ToString("G", CultureInfo.InvariantCulture);
         if (Captions.Count == 0) throw new NextStepException("captions: at least one caption is required");
         if (Captions.Any(c => c is null)) throw new NextStepException("captions: a caption is null");
-        foreach (var (what, text) in Captions.Select((c, i) => ($"caption {i}", c)).Append(("positive_prompt", PositivePrompt)).Append(("negative_prompt", NegativePrompt)))
+        foreach (var (what, text) in Captions.Select((c, i) => ($"caption {i}", (string?)c)).Append(("positive_prompt", PositivePrompt)).Append(("negative_prompt", NegativePrompt)))
             if (text?.Length > MaxPromptChars)
                 throw new NextStepException($"{what}: {text.Length} characters exceed the limit of {MaxPromptChars}");
         if (NumImagesPerCaption < 1) throw new NextStepException($"num_images_per_caption = {NumImagesPerCaption}: must be at least 1");
