@@ -79,18 +79,16 @@ public sealed record LatentDataset(IReadOnlyList<string> Captions, Tensor Mean, 
         try { captions = System.Text.Json.JsonSerializer.Deserialize<List<string>>(File.ReadAllText(captionsPath)); }
         catch (System.Text.Json.JsonException e) { throw new NextStepException($"{captionsPath}: expected a JSON array of caption strings ({e.Message})"); }
         if (captions is null || captions.Any(string.IsNullOrWhiteSpace)) throw new NextStepException($"{captionsPath}: expected a JSON array of non-empty caption strings");
+        // SafeTensorsFile names the file when it is missing or lacks a tensor; it also gives the metadata.
         string latentsPath = Path.Combine(folder, "latents.safetensors");
-        if (!File.Exists(latentsPath)) throw new NextStepException($"{latentsPath}: not found (expected a latent cache written by train-default --latents)");
         using var file = SafeTensorsFile.Open(latentsPath);
-        foreach (var name in new[] { "mean", "std" })
-            if (!file.Tensors.ContainsKey(name)) throw new NextStepException($"{latentsPath}: tensor \"{name}\" missing (expected \"mean\" and \"std\")");
         var mean = file.Load("mean", ScalarType.Float32);
         var std = file.Load("std", ScalarType.Float32);
         if (mean.dim() != 4 || !mean.shape.SequenceEqual(std.shape) || mean.shape[0] != captions.Count)
         {
             var shape = string.Join(", ", mean.shape);
             mean.Dispose(); std.Dispose();
-            throw new NextStepException($"{folder}/latents.safetensors: mean [{shape}] and std must be [{captions.Count}, C, h, w] like the {captions.Count} captions");
+            throw new NextStepException($"{latentsPath}: mean [{shape}] and std must be [{captions.Count}, C, h, w] like the {captions.Count} captions");
         }
         return new LatentDataset(captions, mean, std, file.Metadata.GetValueOrDefault(EncoderKey));
     }

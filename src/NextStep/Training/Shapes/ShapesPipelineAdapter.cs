@@ -35,9 +35,7 @@ public static class ShapesPipelineAdapter
     public static ShapesImageGenerator ThroughVae(ShapesImageGenerator inner, Model.AutoencoderKL vae) => (caption, seed) =>
     {
         using var scope = TorchSharp.torch.NewDisposeScope();
-        var image = inner(caption, seed);
-        var pixels = Imaging.PixelTensors.FromUInt8(NextStepPipeline.ToTensor(image)).unsqueeze(0);
-        var (mean, _) = vae.EncodeMoments(pixels);
+        var (mean, _) = vae.EncodeMoments(Trainer.Pixels(inner(caption, seed)).unsqueeze(0));
         return NextStepPipeline.ToImages(vae.Decode(mean))[0];
     };
 
