@@ -25,6 +25,7 @@ public static class CliApp
             TrainCommand.Create(),
             TrainVaeCommand.Create(),
             TrainDefaultCommand.Create(),
+            RetokenizeCommand.Create(),
             EvalCommand.Create(),
             ServeCommand.Create(),
             WorkerCommand.Create(),
