@@ -32,6 +32,17 @@ public class DefaultModelTests
     }
 
     [Fact]
+    public void CommittedTokenizerIsTheShapesDomainTokenizer()
+    {
+        // docs/DEFAULT_MODEL.md step 6: `nextstep retokenize` of the tiny test tokenizer with 20,000 Shapes train captions.
+        var dir = Directory.CreateTempSubdirectory("nextstep-default-tok-").FullName;
+        global::NextStep.Tokenization.DomainTokenizer.Write(Support.Fixtures.TinyModel, dir, Tokenization.DomainTokenizerTests.ShapesCaptions(20_000));
+        Assert.Equal(File.ReadAllText(Path.Combine(dir, "tokenizer.json")), File.ReadAllText(Path.Combine(Folder, "tokenizer.json")));
+        var tokenizer = global::NextStep.Tokenization.Qwen2Tokenizer.Load(Folder);
+        Assert.Equal(7, tokenizer.Encode("a red circle above a blue square").Length);
+    }
+
+    [Fact]
     public void CommittedModelGeneratesAShapesImageQuickly()
     {
         using var pipeline = NextStepPipeline.Load(Folder);
