@@ -62,7 +62,7 @@ public class DefaultModelTests
     [Fact]
     public void VaeTrainingLowersTheLossAndSavesALoadableCheckpoint()
     {
-        var options = new VaeTrainingOptions { Steps = 12, BatchSize = 4, WarmupSteps = 1, LearningRate = 1e-3, StatisticsImages = 8, Seed = 3 };
+        var options = new VaeTrainingOptions { Steps = 12, BatchSize = 4, WarmupSteps = 1, LearningRate = 3e-3, StatisticsImages = 8, Seed = 3 };
         var result = VaeTrainer.Train(VaeTrainer.SmallConfig, options);
         using var vae = result.Vae;
         double first = result.Losses.Take(3).Average(), last = result.Losses.TakeLast(3).Average();
