@@ -25,6 +25,7 @@ public static class RetokenizeCommand
             {
                 if (!File.Exists(file)) throw new NextStepException($"--texts {file}: file not found");
                 lines = File.ReadLines(file).Where(l => l.Length > 0).ToList();
+                if (!lines.Any()) throw new NextStepException($"--texts {file}: no text in the file (expected one domain text per line)");
             }
             else
             {

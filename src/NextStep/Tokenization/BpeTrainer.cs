@@ -31,7 +31,7 @@ internal static class BpeTrainer
     }
 
     /// <summary>How often each pre-tokenized piece (in the byte-level alphabet, after NFC) occurs in the texts.</summary>
-    public static Dictionary<string, int> CountPieces(IEnumerable<string> texts)
+    private static Dictionary<string, int> CountPieces(IEnumerable<string> texts)
     {
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
         var pieces = new List<(int Start, int Length)>();

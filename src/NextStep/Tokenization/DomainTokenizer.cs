@@ -18,10 +18,7 @@ public static class DomainTokenizer
     {
         Qwen2Tokenizer.Load(baseFolder); // validates the base files, naming them on error
         string basePath = Path.Combine(baseFolder, "tokenizer.json");
-        var json = JsonNode.Parse(File.ReadAllText(basePath))!.AsObject();
-        var model = json["model"]!.AsObject();
-        var baseVocab = model["vocab"]!.AsObject().ToDictionary(kv => kv.Key, kv => kv.Value!.GetValue<int>(), StringComparer.Ordinal);
-        var baseMerges = model["merges"]!.AsArray().Select(MergeOf).ToList();
+        var (baseVocab, baseMerges) = TokenizerFiles.ReadBpeTables(basePath);
         int size = baseVocab.Count;
 
         var domain = BpeTrainer.Learn(texts, maxMerges: size - 256);
@@ -41,6 +38,8 @@ public static class DomainTokenizer
             if (vocab.ContainsKey(m.Left) && vocab.ContainsKey(m.Right) && (freeIds.Count > 0 || vocab.ContainsKey(m.Left + m.Right)))
                 Add(m);
 
+        var json = JsonNode.Parse(File.ReadAllText(basePath))!.AsObject();
+        var model = json["model"]!.AsObject();
         model["vocab"] = new JsonObject(vocab.OrderBy(kv => kv.Value).Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value)));
         model["merges"] = new JsonArray(merges.Select(m => (JsonNode?)$"{m.Left} {m.Right}").ToArray());
         Directory.CreateDirectory(outFolder);
@@ -48,11 +47,4 @@ public static class DomainTokenizer
         File.Copy(Path.Combine(baseFolder, "tokenizer_config.json"), Path.Combine(outFolder, "tokenizer_config.json"), overwrite: true);
         return domain.Count;
     }
-
-    private static (string Left, string Right) MergeOf(JsonNode? node) => node switch
-    {
-        JsonValue v when v.GetValue<string>().Split(' ') is [var l, var r] => (l, r),
-        JsonArray { Count: 2 } a => (a[0]!.GetValue<string>(), a[1]!.GetValue<string>()),
-        _ => throw new NextStepException($"model.merges: unexpected entry {node?.ToJsonString()}"),
-    };
 }

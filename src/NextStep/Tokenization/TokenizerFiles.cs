@@ -32,8 +32,7 @@ internal static class TokenizerFiles
             if (OptionalString(model, path, "model", affix) is { Length: > 0 } a)
                 throw new NextStepException($"{path}: model.{affix} is \"{a}\"; only an empty one is supported");
 
-        var vocab = ReadVocab(Object(Get(model, "vocab"), path, "model.vocab"), path);
-        var merges = ReadMerges(Get(model, "merges"), path);
+        var (vocab, merges) = ReadBpeTables(model, path);
         var bpe = new BytePairModel(vocab, merges, path);
 
         bool nfc = ReadNormalizer(json.Raw("normalizer"), path);
@@ -49,6 +48,13 @@ internal static class TokenizerFiles
         CheckAddedTokenIds(added, vocab, path);
         return new TokenizerDefinition(bpe, added, nfc);
     }
+
+    /// <summary>The BPE vocabulary and merges (in rank order) of a tokenizer.json, as the file holds them.</summary>
+    public static (Dictionary<string, int> Vocab, List<(string Left, string Right)> Merges) ReadBpeTables(string path) =>
+        ReadBpeTables(Object(JsonConfig.Load(path).Raw("model"), path, "model"), path);
+
+    private static (Dictionary<string, int>, List<(string, string)>) ReadBpeTables(JsonElement model, string path) =>
+        (ReadVocab(Object(Get(model, "vocab"), path, "model.vocab"), path), ReadMerges(Get(model, "merges"), path));
 
     public static TokenizerSettings ReadTokenizerConfig(string path)
     {

@@ -27,29 +27,28 @@ public static class Retokenize
         int merges = DomainTokenizer.Write(modelFolder, outFolder, texts);
         var newTokenizer = Qwen2Tokenizer.Load(outFolder);
 
+        // Where each regular row of the new vocabulary comes from: the same token's old row, or its old spelling.
+        int regular = newTokenizer.AddedTokens.Count == 0 ? newTokenizer.VocabSize : newTokenizer.AddedTokens.Min(t => t.Id);
+        var sources = new List<(int Id, int[] OldIds, bool Kept)>();
+        for (int id = 0; id < regular; id++)
+        {
+            if (newTokenizer.IdToToken(id) is not { } token) continue;
+            sources.Add(oldTokenizer.TokenToId(token) is { } same ? (id, [same], true) : (id, oldTokenizer.Encode(newTokenizer.Decode([id])), false));
+        }
+
         using var scope = NewDisposeScope();
         using var checkpoint = SafeTensorsCheckpoint.Open(modelFolder);
         var weights = checkpoint.Names.ToDictionary(n => n, n => checkpoint.Load(n));
-        int kept = 0, averaged = 0;
-        int regular = Enumerable.Range(0, newTokenizer.VocabSize).TakeWhile(id => newTokenizer.AddedTokens.All(t => t.Id != id)).Count();
         foreach (var name in RowTensors.Where(weights.ContainsKey))
         {
             var old = weights[name];
             var rows = old.clone();
-            kept = averaged = 0;
-            for (int id = 0; id < regular && id < old.shape[0]; id++)
-            {
-                var token = newTokenizer.IdToToken(id);
-                if (token is null) continue;
-                if (oldTokenizer.TokenToId(token) is { } same) { rows[id] = old[same]; kept++; continue; }
-                var spelled = oldTokenizer.Encode(newTokenizer.Decode([id]));
-                rows[id] = old.index_select(0, tensor(spelled.Select(i => (long)i).ToArray())).to(ScalarType.Float32).mean([0]).to(old.dtype);
-                averaged++;
-            }
+            foreach (var (id, oldIds, kept) in sources.Where(s => s.Id < old.shape[0]))
+                rows[id] = kept ? old[oldIds[0]] : old.index_select(0, tensor(oldIds.Select(i => (long)i).ToArray())).to(ScalarType.Float32).mean([0]).to(old.dtype);
             weights[name] = rows;
         }
         DefaultModelRecipe.Save(weights, outFolder);
-        return new RetokenizeResult(merges, kept, averaged);
+        return new RetokenizeResult(merges, sources.Count(s => s.Kept), sources.Count(s => !s.Kept));
     }
 
     private static void CopyFolder(string from, string to)
