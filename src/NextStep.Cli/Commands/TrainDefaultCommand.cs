@@ -97,12 +97,18 @@ public static class TrainDefaultCommand
             };
             int every = p.GetValue(logEvery);
             (double L, double Lm, double Im) sum = (0, 0, 0);
-            var run = DefaultModelRecipe.Train(model, tokenizer, vae.Config, data, options, (step, l) =>
+            var training = System.Diagnostics.Stopwatch.StartNew();
+            var run = DefaultModelRecipe.Train(model, tokenizer, vae.Config, data, options, s =>
             {
-                sum = (sum.L + l.Loss, sum.Lm + l.Lm, sum.Im + l.Image);
-                if (step % every == 0)
+                sum = (sum.L + s.Loss, sum.Lm + s.Lm, sum.Im + s.Image);
+                if (s.Step % every == 0)
                 {
-                    stdout.WriteLine($"step {step}  loss {sum.L / every:F4}  ce {sum.Lm / every:F3}  fm {sum.Im / every:F4}  {clock.Elapsed.TotalSeconds:F0} s");
+                    double seconds = training.Elapsed.TotalSeconds, rate = s.Step / seconds;
+                    // The run ends at --steps or at --minutes, whichever comes first.
+                    double left = (options.Steps - s.Step) / rate;
+                    if (options.MaxMinutes is { } budget) left = Math.Min(left, budget * 60 - seconds);
+                    var eta = TimeSpan.FromSeconds(Math.Max(0, left));
+                    stdout.WriteLine($"step {s.Step}  loss {sum.L / every:F4}  ce {sum.Lm / every:F3}  fm {sum.Im / every:F4}  lr {s.LearningRate:E2}  {rate:F2} steps/s  ETA {eta:hh\\:mm\\:ss}  {clock.Elapsed.TotalSeconds:F0} s");
                     sum = (0, 0, 0);
                 }
             }, (step, weights) => { DefaultModelRecipe.Save(weights, dir); stdout.WriteLine($"saved step {step} to {dir}"); });

@@ -105,6 +105,9 @@ public sealed record LatentDataset(IReadOnlyList<string> Captions, Tensor Mean, 
 }
 
 /// <summary>What one run produced: per-step total, text (CE) and image (flow-matching) losses and the wall time.</summary>
+/// <summary>One optimizer step as <see cref="DefaultModelRecipe.Train"/> reports it: its number (from 1), its losses and the learning rate it used.</summary>
+public readonly record struct DefaultModelStep(int Step, double Loss, double Lm, double Image, double LearningRate);
+
 public sealed record DefaultModelTraining(IReadOnlyList<(double Loss, double Lm, double Image)> Losses, TimeSpan Elapsed);
 
 /// <summary>
@@ -220,7 +223,7 @@ public static class DefaultModelRecipe
     }
 
     public static DefaultModelTraining Train(NextStepModel model, Qwen2Tokenizer tokenizer, VaeConfig vae, LatentDataset data,
-        DefaultModelOptions options, Action<int, (double Loss, double Lm, double Image)>? progress = null,
+        DefaultModelOptions options, Action<DefaultModelStep>? progress = null,
         Action<int, IReadOnlyList<KeyValuePair<string, Tensor>>>? checkpoint = null)
     {
         var c = model.Config;
@@ -264,11 +267,12 @@ public static class DefaultModelRecipe
             loss.Loss.backward();
             Objective.ClearPaddingGradient(model);
             GradientClipping.Clip(groups, options.MaxGradNorm);
-            adam.Update(options.LearningRate * (step < options.WarmupSteps ? (step + 1.0) / options.WarmupSteps : 0.1 + 0.45 * (1 + Math.Cos(Math.PI * fraction))));
+            double lr = LearningRate(options, step, fraction);
+            adam.Update(lr);
             average?.Update();
             var entry = (loss.Loss.item<float>(), (double)loss.LmLoss.item<float>(), (double)loss.ImageLoss.item<float>());
             losses.Add(entry);
-            progress?.Invoke(step + 1, entry);
+            progress?.Invoke(new DefaultModelStep(step + 1, entry.Item1, entry.Item2, entry.Item3, lr));
             if (options.SaveEvery > 0 && (step + 1) % options.SaveEvery == 0) checkpoint?.Invoke(step + 1, average?.Weights ?? Weights(model));
         }
         average?.CopyToModule();
@@ -276,6 +280,10 @@ public static class DefaultModelRecipe
         model.eval();
         return new DefaultModelTraining(losses, clock.Elapsed);
     }
+
+    /// <summary>The schedule: linear warm-up over <see cref="DefaultModelOptions.WarmupSteps"/>, then cosine from the peak rate down to 10 % of it as <paramref name="fraction"/> goes from 0 to 1.</summary>
+    public static double LearningRate(DefaultModelOptions options, int step, double fraction) =>
+        options.LearningRate * (step < options.WarmupSteps ? (step + 1.0) / options.WarmupSteps : 0.1 + 0.45 * (1 + Math.Cos(Math.PI * fraction)));
 
     /// <summary>Writes model.safetensors (float32, official key names); config.json is written before training.</summary>
     public static void Save(NextStepModel model, string folder) => Save(Weights(model), folder);

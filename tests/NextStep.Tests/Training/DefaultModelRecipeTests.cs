@@ -27,6 +27,35 @@ public class DefaultModelRecipeTests
     }
 
     [Fact]
+    public void LearningRateWarmsUpLinearlyThenFollowsACosineToATenth()
+    {
+        var o = new DefaultModelOptions { LearningRate = 1e-3, WarmupSteps = 50 };
+        Assert.Equal(1e-3 / 50, DefaultModelRecipe.LearningRate(o, 0, 0), 12);
+        Assert.Equal(1e-3 * 25 / 50, DefaultModelRecipe.LearningRate(o, 24, 0.3), 12);
+        Assert.Equal(1e-3, DefaultModelRecipe.LearningRate(o, 50, 0), 12);
+        Assert.Equal(0.55e-3, DefaultModelRecipe.LearningRate(o, 500, 0.5), 12);  // halfway: 0.1 + 0.45·(1 + cos π/2)
+        Assert.Equal(0.1e-3, DefaultModelRecipe.LearningRate(o, 900, 1.0), 12);
+    }
+
+    [Fact]
+    public void TrainDefaultLogsLossLearningRateSpeedAndEta()
+    {
+        var dir = Directory.CreateTempSubdirectory("train-default-").FullName;
+        try
+        {
+            string model = global::NextStep.Pipeline.DefaultModel.PathOrNull()!;
+            var stdout = new StringWriter();
+            int rc = NextStep.Cli.CliApp.Run(["train-default", "--vae", Path.Combine(model, "vae"), "--tokenizer", model, "--out", Path.Combine(dir, "m"),
+                "--init", model, "--images", "8", "--batch", "2", "--steps", "2", "--lr", "1e-3", "--log-every", "1"], stdout, new StringWriter());
+            Assert.Equal(0, rc);
+            // Warm-up of 50 steps: step 1 runs at 1/50 of the peak rate, step 2 at 2/50.
+            Assert.Matches(@"step 1  loss \d+\.\d{4}  ce \d+\.\d{3}  fm \d+\.\d{4}  lr 2\.00E-005  \d+\.\d\d steps/s  ETA \d\d:\d\d:\d\d", stdout.ToString());
+            Assert.Contains("lr 4.00E-005", stdout.ToString());
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
     public void TrainDefaultRefusesASizeForAContinuedRun()
     {
         var dir = Directory.CreateTempSubdirectory("train-default-").FullName;
@@ -128,8 +157,10 @@ public class DefaultModelRecipeTests
             using var model = DefaultModelRecipe.Initialise(config, seed: 3);
             int saves = 0;
             var lastSaved = new Dictionary<string, torch.Tensor>();
+            var reported = new List<DefaultModelStep>();
             var run = DefaultModelRecipe.Train(model, tokenizer, vae, data,
                 new DefaultModelOptions { Steps = 40, BatchSize = 8, LearningRate = 3e-3, WarmupSteps = 5, SaveEvery = 20, Seed = 1, EmaDecay = 0.9 },
+                progress: reported.Add,
                 checkpoint: (_, weights) =>
                 {
                     saves++;
@@ -141,6 +172,10 @@ public class DefaultModelRecipeTests
                     lastSaved = weights.ToDictionary(w => w.Key, w => w.Value.detach().clone().DetachFromDisposeScope());
                 });
             Assert.Equal(40, run.Losses.Count);
+            Assert.Equal(Enumerable.Range(1, 40), reported.Select(r => r.Step));
+            Assert.Equal(run.Losses.Select(l => l.Loss), reported.Select(r => r.Loss));
+            Assert.Equal(3e-3 / 5, reported[0].LearningRate, 12);                                           // warm-up step 1 of 5
+            Assert.Equal(3e-3 * (0.1 + 0.45 * (1 + Math.Cos(Math.PI * 39 / 40))), reported[^1].LearningRate, 12); // cosine at 39/40
             Assert.Equal(2, saves);
             foreach (var (name, p) in model.named_parameters())
                 Assert.True(lastSaved[name].allclose(p, 0, 0), $"{name}: the trained model must hold the averaged weights of the last checkpoint");
