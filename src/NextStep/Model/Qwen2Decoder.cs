@@ -210,7 +210,11 @@ public abstract class Qwen2Decoder : nn.Module
         var queries = arange(past, past + t, ScalarType.Int64, Device).unsqueeze(1);
         var keys = arange(0, s, ScalarType.Int64, Device).unsqueeze(0);
         var allowed = keys.le(queries).unsqueeze(0).unsqueeze(0).logical_and(keyValid.unsqueeze(1).unsqueeze(1));
-        var mask = zeros(allowed.shape, DType, Device).masked_fill(allowed.logical_not(), finfo(DType).min);
+        // The fill value is a Scalar held by this variable until the call has returned: passed as a temporary, the
+        // finalizer may free its native object while libtorch still reads it (a long training run died with
+        // "Expected false to be true" in Scalar::toFloat inside masked_fill).
+        using var minimum = finfo(DType).min.ToScalar();
+        var mask = zeros(allowed.shape, DType, Device).masked_fill(allowed.logical_not(), minimum);
         return groups == 1 ? mask : mask.expand(b, groups, t, s).reshape(b, 1, groups * t, s);
     }
 }
