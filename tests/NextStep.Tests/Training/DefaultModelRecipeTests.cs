@@ -40,33 +40,31 @@ public class DefaultModelRecipeTests
     [Fact]
     public void TrainDefaultLogsLossLearningRateSpeedAndEta()
     {
-        var dir = Directory.CreateTempSubdirectory("train-default-").FullName;
-        try
-        {
-            string model = global::NextStep.Pipeline.DefaultModel.PathOrNull()!;
-            var stdout = new StringWriter();
-            int rc = NextStep.Cli.CliApp.Run(["train-default", "--vae", Path.Combine(model, "vae"), "--tokenizer", model, "--out", Path.Combine(dir, "m"),
-                "--init", model, "--images", "8", "--batch", "2", "--steps", "2", "--lr", "1e-3", "--log-every", "1"], stdout, new StringWriter());
-            Assert.Equal(0, rc);
-            // Warm-up of 50 steps: step 1 runs at 1/50 of the peak rate, step 2 at 2/50.
-            Assert.Matches(@"step 1  loss \d+\.\d{4}  ce \d+\.\d{3}  fm \d+\.\d{4}  lr 2\.00E-005  \d+\.\d\d steps/s  ETA \d\d:\d\d:\d\d", stdout.ToString());
-            Assert.Contains("lr 4.00E-005", stdout.ToString());
-        }
-        finally { Directory.Delete(dir, recursive: true); }
+        var (rc, stdout, _) = TrainDefault(dir => ["--out", Path.Combine(dir, "m"), "--images", "8", "--batch", "2", "--steps", "2", "--lr", "1e-3", "--log-every", "1"]);
+        Assert.Equal(0, rc);
+        // Warm-up of 50 steps: step 1 runs at 1/50 of the peak rate, step 2 at 2/50.
+        Assert.Matches(@"step 1  loss \d+\.\d{4}  ce \d+\.\d{3}  fm \d+\.\d{4}  lr 2\.00E-005  \d+\.\d\d steps/s  ETA \d\d:\d\d:\d\d", stdout);
+        Assert.Contains("lr 4.00E-005", stdout);
     }
 
     [Fact]
     public void TrainDefaultRefusesASizeForAContinuedRun()
     {
+        var (rc, _, stderr) = TrainDefault(dir => ["--out", dir, "--size", "32,2,2,1,64,32,1", "--steps", "1"]);
+        Assert.Equal(1, rc);
+        Assert.Contains("--size and --init", stderr);
+    }
+
+    /// <summary>Runs <c>train-default</c> from models/default (its VAE, tokenizer and weights) with the given options in a temporary folder.</summary>
+    private static (int Rc, string Stdout, string Stderr) TrainDefault(Func<string, string[]> options)
+    {
         var dir = Directory.CreateTempSubdirectory("train-default-").FullName;
         try
         {
             string model = global::NextStep.Pipeline.DefaultModel.PathOrNull()!;
-            var stderr = new StringWriter();
-            int rc = NextStep.Cli.CliApp.Run(["train-default", "--vae", Path.Combine(model, "vae"), "--tokenizer", model, "--out", dir,
-                "--init", model, "--size", "32,2,2,1,64,32,1", "--steps", "1"], new StringWriter(), stderr);
-            Assert.Equal(1, rc);
-            Assert.Contains("--size and --init", stderr.ToString());
+            var (stdout, stderr) = (new StringWriter(), new StringWriter());
+            int rc = NextStep.Cli.CliApp.Run(["train-default", "--vae", Path.Combine(model, "vae"), "--tokenizer", model, "--init", model, .. options(dir)], stdout, stderr);
+            return (rc, stdout.ToString(), stderr.ToString());
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
