@@ -97,13 +97,12 @@ public static class TrainDefaultCommand
             };
             int every = p.GetValue(logEvery);
             (double L, double Lm, double Im) sum = (0, 0, 0);
-            var training = System.Diagnostics.Stopwatch.StartNew();
             var run = DefaultModelRecipe.Train(model, tokenizer, vae.Config, data, options, s =>
             {
                 sum = (sum.L + s.Loss, sum.Lm + s.Lm, sum.Im + s.Image);
                 if (s.Step % every == 0)
                 {
-                    double seconds = training.Elapsed.TotalSeconds, rate = s.Step / seconds;
+                    double seconds = s.Elapsed.TotalSeconds, rate = s.Step / seconds;
                     // The run ends at --steps or at --minutes, whichever comes first.
                     double left = (options.Steps - s.Step) / rate;
                     if (options.MaxMinutes is { } budget) left = Math.Min(left, budget * 60 - seconds);

@@ -104,10 +104,13 @@ public sealed record LatentDataset(IReadOnlyList<string> Captions, Tensor Mean, 
     }
 }
 
-/// <summary>What one run produced: per-step total, text (CE) and image (flow-matching) losses and the wall time.</summary>
-/// <summary>One optimizer step as <see cref="DefaultModelRecipe.Train"/> reports it: its number (from 1), its losses and the learning rate it used.</summary>
-public readonly record struct DefaultModelStep(int Step, double Loss, double Lm, double Image, double LearningRate);
+/// <summary>
+/// One optimizer step as <see cref="DefaultModelRecipe.Train"/> reports it: its number (from 1), its losses, the learning
+/// rate it used and the run's wall time so far (the clock that <see cref="DefaultModelOptions.MaxMinutes"/> is measured on).
+/// </summary>
+public readonly record struct DefaultModelStep(int Step, double Loss, double Lm, double Image, double LearningRate, TimeSpan Elapsed);
 
+/// <summary>What one run produced: per-step total, text (CE) and image (flow-matching) losses and the wall time.</summary>
 public sealed record DefaultModelTraining(IReadOnlyList<(double Loss, double Lm, double Image)> Losses, TimeSpan Elapsed);
 
 /// <summary>
@@ -272,7 +275,7 @@ public static class DefaultModelRecipe
             average?.Update();
             var entry = (loss.Loss.item<float>(), (double)loss.LmLoss.item<float>(), (double)loss.ImageLoss.item<float>());
             losses.Add(entry);
-            progress?.Invoke(new DefaultModelStep(step + 1, entry.Item1, entry.Item2, entry.Item3, lr));
+            progress?.Invoke(new DefaultModelStep(step + 1, entry.Item1, entry.Item2, entry.Item3, lr, clock.Elapsed));
             if (options.SaveEvery > 0 && (step + 1) % options.SaveEvery == 0) checkpoint?.Invoke(step + 1, average?.Weights ?? Weights(model));
         }
         average?.CopyToModule();
