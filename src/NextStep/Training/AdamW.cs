@@ -34,19 +34,26 @@ public sealed class AdamW : IDisposable
         double stepSize = lr / bias1;
         using var scope = NewDisposeScope(); // in-place ops hand back new tensor handles
         using var _ = no_grad();
+        // Every Scalar is held in a variable until its calls have returned. TorchSharp leaves an implicitly converted
+        // Scalar to its finalizer, which can free it while libtorch still reads it when another thread makes the GC
+        // run (seen in parallel tests: "Expected false to be true" from Scalar::toFloat inside add_).
+        using TorchSharp.Scalar beta2 = Beta2, vWeight = 1 - Beta2, bias2 = bias2Sqrt, eps = Eps, step = -stepSize;
         foreach (var group in Groups)
+        {
+            using TorchSharp.Scalar keep = 1 - lr * group.WeightDecay;
             foreach (var p in group.Parameters)
             {
                 using var grad = p.Value.grad;
                 if (grad is null) continue;
                 var (m, v) = State(p);
-                p.Value.mul_(1 - lr * group.WeightDecay);
-                m.lerp_(grad, 1 - Beta1);
-                v.mul_(Beta2).addcmul_(grad, grad, 1 - Beta2);
+                p.Value.mul_(keep);
+                m.lerp_(grad, 1 - Beta1); // a Tensor weight: the dispose scope holds it
+                v.mul_(beta2).addcmul_(grad, grad, vWeight);
                 using var root = v.sqrt();
-                using var denom = root.div_(bias2Sqrt).add_(Eps);
-                p.Value.addcdiv_(m, denom, -stepSize);
+                using var denom = root.div_(bias2).add_(eps);
+                p.Value.addcdiv_(m, denom, step);
             }
+        }
     }
 
     public void ZeroGrad()
