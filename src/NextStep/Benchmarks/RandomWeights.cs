@@ -32,11 +32,11 @@ public static class RandomWeights
                     dst.copy_(src);
                 }
             }
-            else if (p.dim() == 1 && name.EndsWith("weight", StringComparison.Ordinal)) p.fill_(1.0);   // norms
+            else if (p.dim() == 1 && name.EndsWith("weight", StringComparison.Ordinal)) nn.init.ones_(p);   // norms
             else p.normal_(0, 0.02, generator: gen);
         }
         codes?.Dispose();
         foreach (var (_, m) in module.named_modules())
-            if (m is IInt8Weight { WeightScale: { } scale }) scale.fill_(0.02 * Math.Sqrt(3) / 127);
+            if (m is IInt8Weight { WeightScale: { } scale }) { using TorchSharp.Scalar value = 0.02 * Math.Sqrt(3) / 127; scale.fill_(value); } // held until the call returns (see AdamW.Update)
     }
 }

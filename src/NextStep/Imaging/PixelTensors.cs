@@ -14,7 +14,7 @@ public static class PixelTensors
     {
         if (u8.dtype != ScalarType.Byte) throw new NextStepException($"image tensor has dtype {u8.dtype}, expected uint8");
         using var f = u8.to_type(ScalarType.Float32);
-        using var unit = f.div(255);
+        using var unit = f / 255;
         return FromUnit(unit);
     }
 
@@ -35,7 +35,8 @@ public static class PixelTensors
         using var f = image.to(ScalarType.Float32, CPU);
         using var half = f / 2;
         using var shifted = half + 0.5;
-        using var clamped = shifted.clamp(0.0, 1.0);
+        using Scalar low = 0.0, high = 1.0; // held until the calls return (see AdamW.Update)
+        using var clamped = shifted.clamp(low, high);
         using var scaled = clamped * 255;
         using var rounded = scaled.round();
         return rounded.to_type(ScalarType.Byte);

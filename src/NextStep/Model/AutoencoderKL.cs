@@ -112,7 +112,7 @@ public sealed class AutoencoderKL : nn.Module
         foreach (var (name, p) in parameters)
         {
             bool isNorm = name.Split('.')[^2].StartsWith("norm", StringComparison.Ordinal);
-            if (isNorm) { if (name.EndsWith(".weight")) p.fill_(1.0); else p.zero_(); continue; }
+            if (isNorm) { if (name.EndsWith(".weight")) nn.init.ones_(p); else p.zero_(); continue; }
             var weight = parameters[name[..name.LastIndexOf('.')] + ".weight"];
             double bound = 1.0 / Math.Sqrt(weight.shape[1] * weight.shape[2] * weight.shape[3]);
             p.uniform_(-bound, bound);
@@ -200,7 +200,8 @@ public sealed class AutoencoderKL : nn.Module
         using var mean = chunks[0];
         using var logvar = chunks[1];
         var normed = Config.EncoderNorm ? PatchLayerNorm(mean) : mean.clone();
-        return (normed, logvar.clamp(-30.0, 20.0));
+        using Scalar low = -30.0, high = 20.0; // held until the calls return (see AdamW.Update)
+        return (normed, logvar.clamp(low, high));
     }
 
     /// <summary>The posterior sample: mean + exp(logvar/2)·noise, with std 0 when <c>deterministic</c>.</summary>

@@ -93,7 +93,8 @@ public sealed class NextStepModel : Qwen2Decoder
         using var scope = NewDisposeScope();
         var ids = inputIds.to(ScalarType.Int64, Device);
         var embeds = embed_tokens.forward(ids);
-        var isImage = ids.eq(Config.ImagePlaceholderId);
+        using TorchSharp.Scalar placeholder = Config.ImagePlaceholderId; // held until the call returns (see AdamW.Update)
+        var isImage = ids.eq(placeholder);
         long placeholders = isImage.sum().item<long>();
         long provided = imageTokens is null ? 0 : imageTokens.numel() / Config.TokenDim;
         if (imageTokens is not null && (imageTokens.dim() < 2 || imageTokens.shape[^1] != Config.TokenDim))

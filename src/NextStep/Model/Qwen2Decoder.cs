@@ -28,7 +28,8 @@ public sealed class RotaryEmbedding
     /// <param name="roundTo">dtype the float32 inverse frequencies are rounded through (Float32 = none)</param>
     public RotaryEmbedding(int headDim, double theta, ScalarType roundTo, Device device)
     {
-        using var exponent = arange(0, headDim, 2, ScalarType.Int64).to_type(ScalarType.Float32).div(headDim);
+        using Scalar width = headDim; // held until the call returns (see AdamW.Update)
+        using var exponent = arange(0, headDim, 2, ScalarType.Int64).to_type(ScalarType.Float32).div(width);
         using var basis = tensor((float)theta);
         using var inv = basis.pow(exponent).reciprocal();
         using var rounded = inv.to_type(roundTo).to_type(ScalarType.Float32);

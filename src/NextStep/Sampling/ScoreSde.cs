@@ -20,7 +20,7 @@ internal static class ScoreSde
     {
         var t = ti.to(x.dtype, x.device).view(1, 1);
         var sigma = 1 - t;
-        var variance = sigma.pow(2) + t * sigma;
+        var variance = sigma.square() + t * sigma;
         var score = (t * v - x) / variance;
         var drift = v + sigma * score;
         var mean = x + drift * dt;

@@ -58,9 +58,10 @@ public sealed class V11Sampler : IFlowSampler
                 {
                     var sigma = 1 - curT;
                     var dt = tj - ti;
-                    var std = (sigma / (1 - where(sigma.eq(1), sigmaMax, sigma))).sqrt() * NoiseLevel;
+                    using TorchSharp.Scalar one = 1; // held until the call returns (see AdamW.Update)
+                    var std = (sigma / (1 - where(sigma.eq(one), sigmaMax, sigma))).sqrt() * NoiseLevel;
                     var eps = Draw();
-                    x = x0 * (1 - nextT) + x1 * nextT - std.pow(2) * dt / (2 * sigma) * x0;
+                    x = x0 * (1 - nextT) + x1 * nextT - std.square() * dt / (2 * sigma) * x0;
                     x = x + std * dt.sqrt() * eps;
                     break;
                 }
@@ -68,7 +69,7 @@ public sealed class V11Sampler : IFlowSampler
                 {
                     var std = (1 - nextT) * Math.Sin(NoiseLevel * Math.PI / 2);
                     var eps = Draw();
-                    x = x0 * ((1 - nextT).pow(2) - std.pow(2)).sqrt() + x1 * nextT + std * eps;
+                    x = x0 * ((1 - nextT).square() - std.square()).sqrt() + x1 * nextT + std * eps;
                     break;
                 }
                 default:

@@ -191,7 +191,7 @@ public static class DefaultModelRecipe
         using var _ = no_grad();
         foreach (var (name, p) in model.named_parameters())
         {
-            if (name.EndsWith("norm.weight") || name.EndsWith("layernorm.weight") || name.EndsWith("in_ln.weight")) p.fill_(1.0);
+            if (name.EndsWith("norm.weight") || name.EndsWith("layernorm.weight") || name.EndsWith("in_ln.weight")) nn.init.ones_(p);
             else if (name.EndsWith(".bias") || name.Contains("adaLN_modulation") || name.Contains("final_layer.linear")) p.zero_();
             else p.normal_(0.0, 0.02);
         }

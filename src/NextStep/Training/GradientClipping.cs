@@ -51,11 +51,12 @@ public static class GradientClipping
             throw new NextStepException($"gradient norm is {norm} (NaN or infinite gradients); the step cannot be taken");
         double coef = Coefficient(norm, maxNorm);
         using var scope = NewDisposeScope(); // in-place ops hand back new tensor handles
+        using TorchSharp.Scalar scale = coef; // held until the calls return (see AdamW.Update)
         using (no_grad())
             foreach (var p in groups.SelectMany(g => g.Parameters))
             {
                 using var g = p.Value.grad;
-                g?.mul_(coef);
+                g?.mul_(scale);
             }
         return new Result(norm, coef);
     }

@@ -27,7 +27,8 @@ public static class Losses
     public static Tensor FmConditionMask(Tensor inputIds, long placeholderId)
     {
         using var next = inputIds[.., 1..];
-        return next.eq(placeholderId);
+        using Scalar placeholder = placeholderId; // held until the call returns (see AdamW.Update)
+        return next.eq(placeholder);
     }
 
     /// <summary>Mean cross-entropy over the non-ignored targets at the text positions, on float32 logits over the full vocabulary.</summary>
@@ -38,7 +39,8 @@ public static class Losses
         var states = hidden[.., ..^1][textPositions];
         var targets = labels[.., 1..][textPositions].to_type(ScalarType.Int64);
         var logits = lmHead(states).to_type(ScalarType.Float32);
-        if (targets.ne(IgnoreIndex).sum().item<long>() == 0)
+        using Scalar ignored = IgnoreIndex; // held until the call returns (see AdamW.Update)
+        if (targets.ne(ignored).sum().item<long>() == 0)
             return (logits.sum() * 0).MoveToOuterDisposeScope();
         return cross_entropy(logits, targets, ignore_index: IgnoreIndex).MoveToOuterDisposeScope();
     }

@@ -18,7 +18,7 @@ public static class ModelInit
         {
             bool head = name.StartsWith("image_head.net.", StringComparison.Ordinal);
             if (name.EndsWith("bias", StringComparison.Ordinal)) p.zero_();
-            else if (p.dim() == 1) p.fill_(1.0);
+            else if (p.dim() == 1) nn.init.ones_(p);
             else if (head && (name.Contains("adaLN_modulation") || name.Contains("final_layer.linear"))) p.zero_();
             else if (head && name.Contains("time_embed")) nn.init.normal_(p, 0, std, generator);
             else if (head)

@@ -103,7 +103,7 @@ public static class VaeTrainer
             {
                 using var _ = no_grad();
                 using var logvarBias = vae.named_parameters().First(p => p.name == "encoder.conv_out.bias").parameter[config.ZChannels..];
-                logvarBias.fill_(InitialLogvar);
+                using (TorchSharp.Scalar value = InitialLogvar) logvarBias.fill_(value); // held until the call returns (see AdamW.Update)
             }
             var parameters = vae.parameters().Where(p => p.requires_grad).ToList();
             using var adam = optim.Adam(parameters, options.LearningRate);
@@ -122,7 +122,8 @@ public static class VaeTrainer
                 // background-only reconstruction. MSE + L1 (sharper edges), ×ForegroundWeight where a pixel differs from
                 // its image's background (the top-left pixel).
                 using var background = pixels[.., .., 0..1, 0..1];
-                var foreground = (pixels - background).abs().sum([1], keepdim: true).gt(0.1).to_type(ScalarType.Float32);
+                using Scalar threshold = 0.1; // held until the calls return (see AdamW.Update)
+                var foreground = (pixels - background).abs().sum([1], keepdim: true).gt(threshold).to_type(ScalarType.Float32);
                 var weight = foreground * (options.ForegroundWeight - 1) + 1;
                 var rec = ((error.square() + error.abs()) * weight).mean();
                 var kl = (mean.square() + logvar.exp() - 1 - logvar).mean() * 0.5;

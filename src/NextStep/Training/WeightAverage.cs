@@ -30,7 +30,10 @@ public sealed class WeightAverage : IDisposable
     {
         double d = NextDecay;
         using var _ = no_grad();
-        foreach (var (_, p, avg) in _entries) avg.mul_(d).add_(p, alpha: 1 - d);
+        using var scope = NewDisposeScope(); // in-place ops hand back new tensor handles
+        // Held until the calls return: an implicitly converted Scalar is freed by its finalizer, possibly mid-call.
+        using TorchSharp.Scalar keep = d, alpha = 1 - d;
+        foreach (var (_, p, avg) in _entries) avg.mul_(keep).add_(p, alpha: alpha);
         _updates++;
     }
 
