@@ -212,7 +212,7 @@ public sealed class TorchZipWriterTests(ITestOutputHelper log) : IDisposable
         using var scope = NewDisposeScope();
         var g = new Generator(5);
         var items = Enumerable.Range(0, 4)
-            .Select(i => new KeyValuePair<string, Tensor>($"layer.{i}.weight", randn(new long[] { 16, 8 + i }, generator: g).mul(1e3).to_type(ScalarType.BFloat16)))
+            .Select(i => new KeyValuePair<string, Tensor>($"layer.{i}.weight", (randn(new long[] { 16, 8 + i }, generator: g) * 1e3).to_type(ScalarType.BFloat16)))
             .ToList();
         var path = File("bf16.pt");
         TorchZipWriter.Save(path, items);

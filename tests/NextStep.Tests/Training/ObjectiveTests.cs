@@ -93,7 +93,7 @@ public class ObjectiveTests
                 // gradient differences. Measured: at most 1 element in 2,000 off by more than 1e-7, none by more than 8e-7.
                 var diff = (expected - p).abs();
                 Assert.True(diff.max().item<float>() <= 2e-6, $"{step} {name}: max diff {diff.max().item<float>():E2}");
-                Assert.True(diff.gt(1e-7).to_type(ScalarType.Float32).mean().item<float>() <= 1e-3, $"{step} {name}: too many elements off by > 1e-7");
+                Assert.True(diff.gt(torch.tensor(1e-7f)).to_type(ScalarType.Float32).mean().item<float>() <= 1e-3, $"{step} {name}: too many elements off by > 1e-7");
             }
         }
     }
