@@ -36,7 +36,8 @@ public static class RandomWeights
             else p.normal_(0, 0.02, generator: gen);
         }
         codes?.Dispose();
+        using TorchSharp.Scalar int8Scale = 0.02 * Math.Sqrt(3) / 127; // held until the calls return (see AdamW.Update)
         foreach (var (_, m) in module.named_modules())
-            if (m is IInt8Weight { WeightScale: { } scale }) { using TorchSharp.Scalar value = 0.02 * Math.Sqrt(3) / 127; scale.fill_(value); } // held until the call returns (see AdamW.Update)
+            if (m is IInt8Weight { WeightScale: { } scale }) scale.fill_(int8Scale);
     }
 }

@@ -102,9 +102,11 @@ public class DefaultModelRecipeTests
         Assert.False(unknown.CheckEncoder(vae, "cache"));
 
         var parameters = vae.named_parameters().ToDictionary(p => p.name, p => p.parameter);
-        using (torch.no_grad()) parameters.First(p => p.Key.StartsWith("decoder.")).Value.add_(torch.ones(1));
+        using var one = torch.ones(1);
+        using (torch.no_grad()) parameters.First(p => p.Key.StartsWith("decoder.")).Value.add_(one);
         Assert.Equal(fingerprint, vae.EncoderFingerprint());
-        using (torch.no_grad()) parameters.First(p => p.Key.StartsWith("encoder.")).Value.view(-1)[0].add_(torch.tensor(1e-3f));
+        using var nudge = torch.tensor(1e-3f);
+        using (torch.no_grad()) parameters.First(p => p.Key.StartsWith("encoder.")).Value.view(-1)[0].add_(nudge);
         string changed = vae.EncoderFingerprint();
         Assert.NotEqual(fingerprint, changed);
         var error = Assert.Throws<NextStepException>(() => same.CheckEncoder(vae, "cache"));
@@ -118,7 +120,8 @@ public class DefaultModelRecipeTests
     {
         using var layer = torch.nn.Linear(1, 1, hasBias: false);
         var w = layer.parameters().Single();
-        using (torch.no_grad()) w.copy_(torch.tensor(2f));
+        using var two = torch.tensor(2f);
+        using (torch.no_grad()) w.copy_(two);
         using var average = new WeightAverage(layer, 0.3);
         // Update n uses d = min(0.3, (1 + n) / (10 + n)): 0.1, 2/11, 3/12, then 0.3 (4/13 > 0.3)
         double expected = 2.0;
