@@ -21,6 +21,7 @@ public static class TrainDefaultCommand
         var tokenizerDir = new Option<string>("--tokenizer") { Description = "Folder with tokenizer.json and tokenizer_config.json (ids as in the tiny test tokenizer)", Required = true };
         var output = new Option<string>("--out") { Description = "Model folder to write", Required = true };
         var images = new Option<int>("--images") { Description = "Shapes train-split images to encode and train on", DefaultValueFactory = _ => 4000 };
+        var firstImage = new Option<int>("--first-image") { Description = "Index of the first Shapes train-split scene to encode (fresh scenes for a continued run)", DefaultValueFactory = _ => 0 };
         var steps = new Option<int>("--steps") { Description = "Optimizer steps", DefaultValueFactory = _ => defaults.Steps };
         var minutes = new Option<double?>("--minutes") { Description = "Wall-clock budget for the optimisation (the schedule follows it)" };
         var batch = new Option<int>("--batch") { Description = "Sequences per step", DefaultValueFactory = _ => defaults.BatchSize };
@@ -36,7 +37,7 @@ public static class TrainDefaultCommand
         var logEvery = new Option<int>("--log-every") { Description = "Print the mean losses every N steps", DefaultValueFactory = _ => 25 };
         var cmd = new Command("train-default", "Train the small default NextStep model on Shapes")
         {
-            vaeDir, tokenizerDir, output, images, steps, minutes, batch, lr, dropout, seed, size, latents, init, saveEvery, ema, threads, logEvery,
+            vaeDir, tokenizerDir, output, images, firstImage, steps, minutes, batch, lr, dropout, seed, size, latents, init, saveEvery, ema, threads, logEvery,
         };
         cmd.SetAction(p =>
         {
@@ -82,7 +83,8 @@ public static class TrainDefaultCommand
             }
             else
             {
-                data = DefaultModelRecipe.EncodeShapes(vae, 1, p.GetValue(images), progress: n => { if (n % 1024 == 0) stdout.WriteLine($"encoded {n} images  {clock.Elapsed.TotalSeconds:F0} s"); });
+                if (p.GetValue(firstImage) < 0) throw new NextStepException($"--first-image {p.GetValue(firstImage)}: expected a scene index ≥ 0");
+                data = DefaultModelRecipe.EncodeShapes(vae, 1, p.GetValue(images), first: p.GetValue(firstImage), progress: n => { if (n % 1024 == 0) stdout.WriteLine($"encoded {n} images  {clock.Elapsed.TotalSeconds:F0} s"); });
                 stdout.WriteLine($"encoded {data.Captions.Count} images in {clock.Elapsed.TotalSeconds:F0} s");
                 if (cache is not null) data.Save(cache);
             }

@@ -70,6 +70,25 @@ public class DefaultModelRecipeTests
     }
 
     [Fact]
+    public void EncodingFromAFirstSceneGivesThoseScenesOfTheTrainSplit()
+    {
+        string model = global::NextStep.Pipeline.DefaultModel.PathOrNull()!;
+        using var vae = AutoencoderKL.Load(Path.Combine(model, "vae"));
+        using var all = DefaultModelRecipe.EncodeShapes(vae, 1, 5, batch: 2);
+        using var tail = DefaultModelRecipe.EncodeShapes(vae, 1, 2, batch: 2, first: 3);
+        Assert.Equal(all.Captions.Skip(3), tail.Captions);
+        Assert.Equal(ShapesDataset.Scene(1, 4, ShapesSplit.Train).Caption, tail.Captions[1]);
+        using var mean = all.Mean.narrow(0, 3, 2);
+        using var std = all.Std.narrow(0, 3, 2);
+        // Every norm in the encoder is per image, so the batch a scene lands in changes only the last bits.
+        Assert.True(mean.allclose(tail.Mean, 1e-5, 1e-5) && std.allclose(tail.Std, 1e-5, 1e-5));
+
+        var (rc, _, stderr) = TrainDefault(dir => ["--out", dir, "--images", "2", "--first-image", "-1", "--steps", "1"]);
+        Assert.Equal(1, rc);
+        Assert.Contains("--first-image -1", stderr);
+    }
+
+    [Fact]
     public void LatentCacheRoundTripsAndRefusesAMismatch()
     {
         var dir = Directory.CreateTempSubdirectory("latents-").FullName;
