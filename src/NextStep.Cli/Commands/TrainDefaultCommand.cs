@@ -80,6 +80,8 @@ public static class TrainDefaultCommand
                 data = LatentDataset.Load(cache);
                 bool known = data.CheckEncoder(vae, cache);
                 stdout.WriteLine($"read {data.Captions.Count} encoded images from {cache}" + (known ? " (same encoder)" : " (the cache does not record its encoder: make sure it is this VAE's)"));
+                if (p.GetResult(images) is { Implicit: false } || p.GetResult(firstImage) is { Implicit: false })
+                    stdout.WriteLine($"note: --images and --first-image choose the scenes only when {cache} is written; this run reads the {data.Captions.Count} scenes already there (give a new --latents folder for other scenes)");
             }
             else
             {

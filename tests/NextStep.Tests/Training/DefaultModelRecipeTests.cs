@@ -89,6 +89,24 @@ public class DefaultModelRecipeTests
     }
 
     [Fact]
+    public void AnExistingLatentCacheIsReadAndSaysThatTheSceneOptionsDoNotApply()
+    {
+        var cache = Path.Combine(Directory.CreateTempSubdirectory("latents-").FullName, "cache");
+        try
+        {
+            var (rc, first, _) = TrainDefault(dir => ["--out", dir, "--images", "2", "--latents", cache, "--batch", "2", "--steps", "1"]);
+            Assert.Equal(0, rc);
+            Assert.Contains("encoded 2 images", first);
+            Assert.DoesNotContain("note:", first);
+            var (rc2, second, _) = TrainDefault(dir => ["--out", dir, "--images", "4", "--first-image", "10", "--latents", cache, "--batch", "2", "--steps", "1"]);
+            Assert.Equal(0, rc2);
+            Assert.Contains($"read 2 encoded images from {cache}", second);
+            Assert.Contains("note: --images and --first-image choose the scenes only when", second);
+        }
+        finally { Directory.Delete(Path.GetDirectoryName(cache)!, recursive: true); }
+    }
+
+    [Fact]
     public void LatentCacheRoundTripsAndRefusesAMismatch()
     {
         var dir = Directory.CreateTempSubdirectory("latents-").FullName;
