@@ -50,8 +50,10 @@ public static class EvalCommand
                 : ShapesEval.GroundTruth(set, settings.Size);
             var dir = p.GetValue(outDir)!;
             int total = set.Count * p.GetValue(seeds);
+            string generatorName = pipeline is not null ? $"{folder}: {settings.Steps} steps, cfg {settings.Cfg}, shift {settings.Shift}, use_norm {(settings.UseNorm ? "on" : "off")}, {settings.Size} px, {p.GetValue(dtype)}"
+                : vae is not null ? $"renderer images through {Path.Combine(folder, "vae")} ({settings.Size} px)" : $"renderer ground truth ({settings.Size} px)";
             var report = ShapesEval.Run(set, generator, p.GetValue(seeds), dir, setName,
-                item => { if ((item.Index + 1) % 50 == 0 || item.Index + 1 == total) output.WriteLine($"scored {item.Index + 1}/{total}"); });
+                item => { if ((item.Index + 1) % 50 == 0 || item.Index + 1 == total) output.WriteLine($"scored {item.Index + 1}/{total}"); }, generatorName);
             Print(report, output);
             output.WriteLine($"wrote {Path.Combine(dir, "report.json")} and {Path.Combine(dir, "contact_sheet.png")}");
             return 0;

@@ -11,7 +11,7 @@ public sealed record Preset(string Name, int Size, int Steps, double Cfg);
 public static class Presets
 {
     private static readonly Preset[] FullSize = [new("draft", 512, 20, 6.0), new("standard", 768, 28, 7.5), new("premium", 1024, 40, 8.5)];
-    private static readonly Preset[] Small = [new("draft", 64, 10, 3.0), new("standard", 64, 20, 4.0), new("premium", 64, 30, 5.0)];
+    private static readonly Preset[] Small = [new("draft", 64, 20, 3.0), new("standard", 64, 40, 3.0), new("premium", 64, 50, 3.0)];
 
     public static IReadOnlyList<string> Names { get; } = ["draft", "standard", "premium"];
 

@@ -172,7 +172,7 @@ public static class DefaultModelRecipe
     public static JsonObject SamplingProfileJson() => new()
     {
         ["sampler"] = "hf",
-        ["num_sampling_steps"] = 20,
+        ["num_sampling_steps"] = 40,
         ["cfg"] = 3.0,
         ["use_norm"] = false,
         ["timesteps_shift"] = 1.0,

@@ -51,4 +51,18 @@ public class BenchReportTests
         Assert.Equal(1, rc);
         Assert.Contains("CUDA is not available", stderr.ToString());
     }
+
+    [Fact]
+    public void ModelFolderBenchUsesItsSamplingProfileAndRefusesBadSteps()
+    {
+        string folder = global::NextStep.Pipeline.DefaultModel.Path;
+        var profile = global::NextStep.Sampling.SamplingProfile.FromFile(folder)!;
+        var output = new StringWriter();
+        int rc = CliApp.Run(["bench", "--model", folder, "--suite", "head", "--threads", "1", "--runs", "1", "--warmup", "0"], output, new StringWriter());
+        Assert.Equal(0, rc);
+        Assert.Contains($"{profile.NumSamplingSteps} steps, cfg {profile.Cfg}", output.ToString());
+        var stderr = new StringWriter();
+        Assert.Equal(1, CliApp.Run(["bench", "--model", folder, "--steps", "0"], new StringWriter(), stderr));
+        Assert.Contains("--steps must be positive, found 0", stderr.ToString());
+    }
 }

@@ -60,8 +60,9 @@ public sealed class ShapesEvalTests(ITestOutputHelper output) : IDisposable
     public void RunWritesImagesReportAndContactSheet()
     {
         var prompts = ShapesEval.Prompts(heldOut: false, perCategory: 2);
-        var report = ShapesEval.Run(prompts, ShapesEval.GroundTruth(prompts, 128), seeds: 2, outDir: _dir, promptSet: "test");
+        var report = ShapesEval.Run(prompts, ShapesEval.GroundTruth(prompts, 128), seeds: 2, outDir: _dir, promptSet: "test", generatorName: "renderer");
         using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "report.json")));
+        Assert.Equal("renderer", json.RootElement.GetProperty("generator").GetString());
         Assert.Equal(24, json.RootElement.GetProperty("items").GetArrayLength());
         Assert.Equal(1.0, json.RootElement.GetProperty("categories").GetProperty("color_attr").GetDouble());
         var first = json.RootElement.GetProperty("items")[0];

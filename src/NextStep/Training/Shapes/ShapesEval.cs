@@ -11,7 +11,11 @@ public sealed record ShapesEvalItem(int Index, string Caption, ShapesCategory Ca
 
 /// <summary>Accuracy per category (fraction of correct images) and overall (mean of the categories, as GenEval).</summary>
 public sealed record ShapesEvalReport(string PromptSet, int Prompts, int SeedsPerPrompt, double Overall,
-    IReadOnlyDictionary<ShapesCategory, double> Categories, IReadOnlyList<ShapesEvalItem> Items);
+    IReadOnlyDictionary<ShapesCategory, double> Categories, IReadOnlyList<ShapesEvalItem> Items)
+{
+    /// <summary>What made the images (model folder and sampling settings), so that a report can be reproduced.</summary>
+    public string? Generator { get; init; }
+}
 
 /// <summary>
 /// The Shapes prompt-following benchmark. <see cref="Prompts"/> is a fixed prompt set: <see cref="PerCategory"/>
@@ -53,10 +57,11 @@ public static class ShapesEval
 
     /// <summary>
     /// Generates every prompt with seeds 0..<paramref name="seeds"/>−1 and scores it. With <paramref name="outDir"/>,
-    /// writes images/NNNN_S.png, report.json and contact_sheet.png there.
+    /// writes images/NNNN_S.png, report.json and contact_sheet.png there. <paramref name="generatorName"/> is recorded
+    /// in the report as it is.
     /// </summary>
     public static ShapesEvalReport Run(IReadOnlyList<ShapesPrompt> prompts, ShapesImageGenerator generate, int seeds = 1,
-        string? outDir = null, string promptSet = "custom", Action<ShapesEvalItem>? progress = null)
+        string? outDir = null, string promptSet = "custom", Action<ShapesEvalItem>? progress = null, string? generatorName = null)
     {
         if (seeds < 1) throw new NextStepException($"--seeds {seeds} is invalid (expected at least 1)");
         if (prompts.Count == 0) throw new NextStepException("the eval prompt set is empty");
@@ -82,7 +87,7 @@ public static class ShapesEval
             }
         var categories = items.GroupBy(i => i.Category).OrderBy(g => g.Key)
             .ToDictionary(g => g.Key, g => g.Average(i => i.Correct ? 1.0 : 0.0));
-        var report = new ShapesEvalReport(promptSet, prompts.Count, seeds, categories.Values.Average(), categories, items);
+        var report = new ShapesEvalReport(promptSet, prompts.Count, seeds, categories.Values.Average(), categories, items) { Generator = generatorName };
         if (outDir is not null)
         {
             File.WriteAllText(Path.Combine(outDir, "report.json"), JsonSerializer.Serialize(report, ShapesJson.Indented));
