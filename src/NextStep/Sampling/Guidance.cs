@@ -17,18 +17,20 @@ public static class Guidance
     /// </summary>
     public static Tensor Combine(Tensor v, double cfg, double cfgImg, int cfgMult)
     {
+        // Held until the calls return: an implicitly converted Scalar is freed by its finalizer, possibly mid-call.
+        using TorchSharp.Scalar text = cfg, image = cfgImg;
         switch (cfgMult)
         {
             case 1: return v;
             case 2:
             {
                 var b = v.chunk(2, 0);
-                return b[1] + (b[0] - b[1]) * cfg;
+                return b[1] + (b[0] - b[1]) * text;
             }
             case 3:
             {
                 var b = v.chunk(3, 0);
-                return b[2] + (b[1] - b[2]) * cfgImg + (b[0] - b[1]) * cfg;
+                return b[2] + (b[1] - b[2]) * image + (b[0] - b[1]) * text;
             }
             default: throw new NextStepException($"cfg_mult {cfgMult}: expected 1, 2 or 3 condition blocks");
         }

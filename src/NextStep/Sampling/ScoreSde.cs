@@ -18,12 +18,14 @@ internal static class ScoreSde
     /// </summary>
     public static Tensor Step(Tensor x, Tensor v, Tensor ti, Tensor dt, Tensor w)
     {
+        // Held until the calls return: an implicitly converted Scalar is freed by its finalizer, possibly mid-call.
+        using TorchSharp.Scalar one = 1, two = 2;
         var t = ti.to(x.dtype, x.device).view(1, 1);
-        var sigma = 1 - t;
+        var sigma = one - t;
         var variance = sigma.square() + t * sigma;
         var score = (t * v - x) / variance;
         var drift = v + sigma * score;
         var mean = x + drift * dt;
-        return mean + (2 * sigma).sqrt() * (w * dt.sqrt());
+        return mean + (two * sigma).sqrt() * (w * dt.sqrt());
     }
 }

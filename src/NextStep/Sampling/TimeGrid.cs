@@ -9,7 +9,15 @@ namespace NextStep.Sampling;
 public static class TimeGrid
 {
     /// <summary>The grid shift <c>t / (s − (s − 1)·t)</c>, in the official evaluation order.</summary>
-    public static Tensor Shift(Tensor t, double s) => t / (s - t * (s - 1));
+    public static Tensor Shift(Tensor t, double s)
+    {
+        // Held until the calls return: an implicitly converted Scalar is freed by its finalizer, possibly mid-call
+        // (seen as "Unknown scalar type" after some hundred images with a shift other than 1).
+        using TorchSharp.Scalar sMinusOne = s - 1, shift = s;
+        using var scaled = t * sMinusOne;
+        using var denominator = shift - scaled;
+        return t / denominator;
+    }
 
     /// <summary>Aug-2025 GitHub grid: N points <c>linspace(0, 1 − last, N)</c> on the CPU, shifted.</summary>
     public static Tensor ToLastStep(int n, double shift, double lastStepSize) =>
