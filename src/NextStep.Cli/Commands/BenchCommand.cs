@@ -56,7 +56,7 @@ public static class BenchCommand
                 Steps = Positive("--steps", parse.GetValue(steps) ?? profile?.NumSamplingSteps ?? new BenchOptions().Steps),
                 Cfg = parse.GetValue(cfg) ?? profile?.Cfg ?? new BenchOptions().Cfg,
             };
-            if (options.Cfg < 1) throw new NextStepException($"--cfg {options.Cfg} is invalid (expected at least 1)");
+            if (!(options.Cfg >= 1)) throw new NextStepException($"--cfg {options.Cfg} is invalid (expected a number of at least 1)");
             if (options.ImageSize <= 0 || options.ImageSize % 16 != 0) throw new NextStepException($"--image-size must be a positive multiple of 16, found {options.ImageSize}");
             output.WriteLine($"bench: {options.ModelFolder ?? options.Shape}, {options.DType}{(options.Int8 ? " int8" : "")}, {options.Threads} thread(s), device {options.Device}, {options.Steps} steps, cfg {options.Cfg}, load {ProcessStats.LoadAverage:F1}");
             var report = NextStepBench.Run(options, output);

@@ -39,7 +39,8 @@ public sealed class Github2025Sampler : IFlowSampler
             x = ScoreSde.Step(x, v, ti, dt, w);
         }
         var last = guide.Velocity(net, x, grid[s.NumSamplingSteps - 1], c);
-        x = x + last * LastStepSize;
+        using TorchSharp.Scalar lastStep = LastStepSize; // held until the call returns (see ScoreSde.Step)
+        x = x + last * lastStep;
         return x.to(c.dtype).MoveToOuterDisposeScope();
     }
 }

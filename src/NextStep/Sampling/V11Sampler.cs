@@ -38,6 +38,9 @@ public sealed class V11Sampler : IFlowSampler
         var (guide, rows) = SamplerChecks.Resolve(Name, s, c, minSteps: 1);
         using var _ = no_grad();
         using var scope = NewDisposeScope();
+        // Held until the calls return: an implicitly converted Scalar is freed by its finalizer, possibly mid-call
+        // (see AdamW.Update).
+        using TorchSharp.Scalar one = 1, two = 2, noiseLevel = NoiseLevel, cpsScale = Math.Sin(NoiseLevel * Math.PI / 2);
 
         Tensor Draw() => noise(new[] { rows, s.TokenDim }, c.dtype, c.device);
         var x = Draw();
@@ -51,29 +54,28 @@ public sealed class V11Sampler : IFlowSampler
             var curT = ti.view(1, 1);
             var nextT = tj.view(1, 1);
             var x0 = x - v * curT;
-            var x1 = x + v * (1 - curT);
+            var x1 = x + v * (one - curT);
             switch (s.SdeType)
             {
                 case "sde":
                 {
-                    var sigma = 1 - curT;
+                    var sigma = one - curT;
                     var dt = tj - ti;
-                    using TorchSharp.Scalar one = 1; // held until the call returns (see AdamW.Update)
-                    var std = (sigma / (1 - where(sigma.eq(one), sigmaMax, sigma))).sqrt() * NoiseLevel;
+                    var std = (sigma / (one - where(sigma.eq(one), sigmaMax, sigma))).sqrt() * noiseLevel;
                     var eps = Draw();
-                    x = x0 * (1 - nextT) + x1 * nextT - std.square() * dt / (2 * sigma) * x0;
+                    x = x0 * (one - nextT) + x1 * nextT - std.square() * dt / (two * sigma) * x0;
                     x = x + std * dt.sqrt() * eps;
                     break;
                 }
                 case "cps":
                 {
-                    var std = (1 - nextT) * Math.Sin(NoiseLevel * Math.PI / 2);
+                    var std = (one - nextT) * cpsScale;
                     var eps = Draw();
-                    x = x0 * ((1 - nextT).square() - std.square()).sqrt() + x1 * nextT + std * eps;
+                    x = x0 * ((one - nextT).square() - std.square()).sqrt() + x1 * nextT + std * eps;
                     break;
                 }
                 default:
-                    x = x0 * (1 - nextT) + x1 * nextT;
+                    x = x0 * (one - nextT) + x1 * nextT;
                     break;
             }
         }
