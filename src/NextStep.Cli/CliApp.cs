@@ -26,6 +26,7 @@ public static class CliApp
             TrainVaeCommand.Create(),
             TrainDefaultCommand.Create(),
             RetokenizeCommand.Create(),
+            GrowCommand.Create(),
             EvalCommand.Create(),
             ServeCommand.Create(),
             WorkerCommand.Create(),

@@ -23,7 +23,7 @@ public static class Retokenize
         if (Path.GetFullPath(modelFolder) == Path.GetFullPath(outFolder))
             throw new NextStepException($"{outFolder}: the output folder must differ from the model folder");
         var oldTokenizer = Qwen2Tokenizer.Load(modelFolder);
-        CopyFolder(modelFolder, outFolder);
+        ModelFolderCopy.WithoutWeights(modelFolder, outFolder);
         int merges = DomainTokenizer.Write(modelFolder, outFolder, texts);
         var newTokenizer = Qwen2Tokenizer.Load(outFolder);
 
@@ -49,18 +49,5 @@ public static class Retokenize
         }
         DefaultModelRecipe.Save(weights, outFolder);
         return new RetokenizeResult(merges, sources.Count(s => s.Kept), sources.Count(s => !s.Kept));
-    }
-
-    private static void CopyFolder(string from, string to)
-    {
-        Directory.CreateDirectory(to);
-        foreach (var file in Directory.GetFiles(from))
-        {
-            var name = Path.GetFileName(file);
-            if (name is "EVAL.md" || name.StartsWith("model.safetensors", StringComparison.Ordinal) || name.StartsWith("model-", StringComparison.Ordinal)) continue;
-            File.Copy(file, Path.Combine(to, name), overwrite: true);
-        }
-        foreach (var dir in Directory.GetDirectories(from))
-            if (Path.GetFileName(dir) != "eval") CopyFolder(dir, Path.Combine(to, Path.GetFileName(dir)));
     }
 }

@@ -25,10 +25,18 @@ public class CliErrorTests
     [InlineData("info", "/nonexistent/x.png")]
     [InlineData("score", "/nonexistent/x.png")]
     [InlineData("tokenize", "--model", "/nonexistent/model", "hello")]
+    [InlineData("grow", "--model", "/nonexistent/model", "--out", "/nonexistent/grown", "--after", "1")]
     public void MissingFilesAreOneLineErrors(params string[] args)
     {
         var (code, _, stderr) = CliRunner.Run(args);
         CliAssert.OneLineError(code, stderr, "/nonexistent/");
+    }
+
+    [Fact]
+    public void GrowNamesALayerListItCannotRead()
+    {
+        var (code, _, stderr) = CliRunner.Run("grow", "--model", "/nonexistent/model", "--out", "/nonexistent/grown", "--after", "1,x");
+        CliAssert.OneLineError(code, stderr, "--after 1,x: 'x' is not a layer index");
     }
 
     [Fact]
