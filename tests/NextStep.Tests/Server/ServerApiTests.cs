@@ -129,16 +129,18 @@ public sealed class ServerApiTests(ServerApiTests.Shared shared) : IClassFixture
     [Fact]
     public async Task A_client_that_leaves_a_synchronous_request_still_gets_its_job_finished_in_history()
     {
-        await using var slow = await RunningServer.Start(generator: new FakeImageGenerator(TimeSpan.FromSeconds(1)));
-        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => slow.Http.PostAsJsonAsync("/v1/images/generations", new { prompt = "left early", size = "256x256" }, cts.Token));
-        // The request may still be on its way into the server when the client gives up: wait for it to be recorded.
+        await using var slow = await RunningServer.Start(generator: new FakeImageGenerator(TimeSpan.FromSeconds(3)));
+        using var cts = new CancellationTokenSource();
+        var request = slow.Http.PostAsJsonAsync("/v1/images/generations", new { prompt = "left early", size = "256x256" }, cts.Token);
+        // The client leaves only once the server has recorded the job (a timer could fire before the request arrives).
         JsonElement list = default;
-        for (var deadline = DateTime.UtcNow.AddSeconds(30); DateTime.UtcNow < deadline; await Task.Delay(100))
+        for (var deadline = DateTime.UtcNow.AddSeconds(30); DateTime.UtcNow < deadline; await Task.Delay(20))
         {
             list = await slow.Http.GetFromJsonAsync<JsonElement>("/v1/jobs");
             if (list.GetProperty("data").GetArrayLength() > 0) break;
         }
+        cts.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => request);
         var id = Assert.Single(list.GetProperty("data").EnumerateArray()).GetProperty("id").GetString()!;
         Assert.Single((await slow.WaitFor(id, "succeeded")).GetProperty("images").EnumerateArray());
     }
