@@ -27,6 +27,7 @@ public static class CliApp
             TrainDefaultCommand.Create(),
             RetokenizeCommand.Create(),
             GrowCommand.Create(),
+            CastCommand.Create(),
             EvalCommand.Create(),
             ServeCommand.Create(),
             WorkerCommand.Create(),
