@@ -40,6 +40,15 @@ public class CliErrorTests
     }
 
     [Fact]
+    public void CastNamesADtypeItDoesNotKnow()
+    {
+        var (code, _, stderr) = CliRunner.Run("cast", "--model", "/nonexistent/model", "--out", "/nonexistent/half", "--vae-dtype", "half");
+        CliAssert.OneLineError(code, stderr, "--vae-dtype half: expected float32, float16 or bfloat16");
+        (code, _, stderr) = CliRunner.Run("cast", "--model", "/nonexistent/model", "--out", "/nonexistent/half", "--dtype", "float16");
+        CliAssert.OneLineError(code, stderr, "/nonexistent/model: config.json not found");
+    }
+
+    [Fact]
     public void DoctorReportsAMissingModelFolderAsAProblem()
     {
         var (code, stdout, _) = CliRunner.Run("doctor", "--model", "/nonexistent/model");
