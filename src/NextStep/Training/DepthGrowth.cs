@@ -23,8 +23,7 @@ public static class DepthGrowth
     /// <param name="after">0-based indices of the layers to copy; each copy goes right after its original.</param>
     public static DepthGrowthResult Run(string modelFolder, string outFolder, IReadOnlyCollection<int> after)
     {
-        if (Path.GetFullPath(modelFolder) == Path.GetFullPath(outFolder))
-            throw new NextStepException($"{outFolder}: the output folder must differ from the model folder");
+        ModelFolderCopy.CheckDistinct(modelFolder, outFolder);
         string configPath = Path.Combine(modelFolder, "config.json");
         if (!File.Exists(configPath)) throw new NextStepException($"{modelFolder}: config.json not found (expected a model folder)");
         var config = JsonNode.Parse(File.ReadAllText(configPath))!.AsObject();

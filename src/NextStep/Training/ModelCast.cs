@@ -24,8 +24,7 @@ public static class ModelCast
 
     public static void Run(string modelFolder, string outFolder, ScalarType? model, ScalarType? vae)
     {
-        if (Path.GetFullPath(modelFolder) == Path.GetFullPath(outFolder))
-            throw new NextStepException($"{outFolder}: the output folder must differ from the model folder");
+        ModelFolderCopy.CheckDistinct(modelFolder, outFolder);
         string configPath = Path.Combine(modelFolder, "config.json");
         if (!File.Exists(configPath)) throw new NextStepException($"{modelFolder}: config.json not found (expected a model folder)");
         string vaeFolder = Path.Combine(modelFolder, "vae");

@@ -3,6 +3,13 @@ namespace NextStep.Training;
 /// <summary>Copies a model folder for a tool that writes new weights into the copy (retokenize, depth growth).</summary>
 internal static class ModelFolderCopy
 {
+    /// <summary>Refuses an output folder that is the model folder itself (its weights would be overwritten while read).</summary>
+    public static void CheckDistinct(string modelFolder, string outFolder)
+    {
+        if (Path.GetFullPath(modelFolder) == Path.GetFullPath(outFolder))
+            throw new NextStepException($"{outFolder}: the output folder must differ from the model folder");
+    }
+
     /// <summary>Everything but the weights (<c>model.safetensors</c>, shards) and the old weights' eval reports (<c>EVAL.md</c>, <c>eval/</c>).</summary>
     public static void WithoutWeights(string from, string to)
     {

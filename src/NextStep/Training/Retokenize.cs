@@ -20,8 +20,7 @@ public static class Retokenize
 
     public static RetokenizeResult Run(string modelFolder, string outFolder, IEnumerable<string> texts)
     {
-        if (Path.GetFullPath(modelFolder) == Path.GetFullPath(outFolder))
-            throw new NextStepException($"{outFolder}: the output folder must differ from the model folder");
+        ModelFolderCopy.CheckDistinct(modelFolder, outFolder);
         var oldTokenizer = Qwen2Tokenizer.Load(modelFolder);
         ModelFolderCopy.WithoutWeights(modelFolder, outFolder);
         int merges = DomainTokenizer.Write(modelFolder, outFolder, texts);
