@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using NextStep.Benchmarks;
+using NextStep.Config;
 using NextStep.Sampling;
 using static TorchSharp.torch;
 
@@ -43,7 +44,7 @@ public static class BenchCommand
             {
                 Shape = parse.GetValue(shape)!,
                 ModelFolder = parse.GetValue(model),
-                DType = ParseDType(parse.GetValue(dtype)!),
+                DType = DTypeName.Parse(parse.GetValue(dtype)!, "--dtype"),
                 Int8 = q == "int8",
                 Device = parse.GetValue(device)!,
                 Threads = parse.GetValue(threads),
@@ -69,12 +70,4 @@ public static class BenchCommand
     }
 
     private static int Positive(string name, int v) => v > 0 ? v : throw new NextStepException($"{name} must be positive, found {v}");
-
-    private static ScalarType ParseDType(string s) => s switch
-    {
-        "float32" or "f32" => ScalarType.Float32,
-        "bfloat16" or "bf16" => ScalarType.BFloat16,
-        "float16" or "f16" => ScalarType.Float16,
-        _ => throw new NextStepException($"--dtype \"{s}\" is not supported (expected float32, bfloat16 or float16)"),
-    };
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using NextStep.Config;
 using NextStep.Training;
 
 namespace NextStep.Cli.Commands;
@@ -15,8 +16,8 @@ public static class CastCommand
         var cmd = new Command("cast", "Copy a model folder with its weights stored in another dtype (e.g. float16 to halve its size)") { model, output, dtype, vaeDtype };
         cmd.SetAction(p =>
         {
-            var m = p.GetValue(dtype) is { } d ? ModelCast.ParseDtype(d, "--dtype") : (TorchSharp.torch.ScalarType?)null;
-            var v = p.GetValue(vaeDtype) is { } vd ? ModelCast.ParseDtype(vd, "--vae-dtype") : (TorchSharp.torch.ScalarType?)null;
+            var m = p.GetValue(dtype) is { } d ? DTypeName.Parse(d, "--dtype") : (TorchSharp.torch.ScalarType?)null;
+            var v = p.GetValue(vaeDtype) is { } vd ? DTypeName.Parse(vd, "--vae-dtype") : (TorchSharp.torch.ScalarType?)null;
             if (m is null && v is null) throw new NextStepException("nothing to cast: give --dtype and/or --vae-dtype");
             ModelCast.Run(p.GetValue(model)!, p.GetValue(output)!, m, v);
             p.InvocationConfiguration.Output.WriteLine($"wrote {p.GetValue(output)}");

@@ -1,5 +1,5 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using NextStep.Config;
 using NextStep.Loading;
 using static TorchSharp.torch;
 
@@ -24,10 +24,8 @@ public static class DepthGrowth
     public static DepthGrowthResult Run(string modelFolder, string outFolder, IReadOnlyCollection<int> after)
     {
         ModelFolderCopy.CheckDistinct(modelFolder, outFolder);
-        string configPath = Path.Combine(modelFolder, "config.json");
-        if (!File.Exists(configPath)) throw new NextStepException($"{modelFolder}: config.json not found (expected a model folder)");
-        var config = JsonNode.Parse(File.ReadAllText(configPath))!.AsObject();
-        int layers = config["num_hidden_layers"]?.GetValue<int>() ?? throw new NextStepException($"{configPath}: num_hidden_layers is missing");
+        string configPath = ModelFolderCopy.ConfigPath(modelFolder);
+        int layers = NextStepConfig.Load(configPath).NumHiddenLayers;
         if (after.Count == 0) throw new NextStepException("no layer to copy: give at least one layer index");
         foreach (int i in after)
             if (i < 0 || i >= layers) throw new NextStepException($"layer {i}: expected an index from 0 to {layers - 1} ({configPath} has {layers} layers)");
@@ -57,8 +55,9 @@ public static class DepthGrowth
                 weights.Add(new($"layers.{j}.{rest}", t));
             }
         }
+        var config = JsonNode.Parse(File.ReadAllText(configPath))!.AsObject();
         config["num_hidden_layers"] = sources.Count;
-        File.WriteAllText(Path.Combine(outFolder, "config.json"), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        ModelFolderCopy.WriteConfig(outFolder, config);
         DefaultModelRecipe.Save(weights, outFolder);
         return new DepthGrowthResult(layers, sources.Count);
     }

@@ -1,5 +1,5 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using NextStep.Config;
 using NextStep.Loading;
 using static TorchSharp.torch;
 
@@ -13,20 +13,10 @@ namespace NextStep.Training;
 /// </summary>
 public static class ModelCast
 {
-    private static readonly Dictionary<string, ScalarType> Names = new()
-    {
-        ["float32"] = ScalarType.Float32, ["float16"] = ScalarType.Float16, ["bfloat16"] = ScalarType.BFloat16,
-    };
-
-    /// <summary>Parses float32, float16 or bfloat16; the error names <paramref name="what"/>.</summary>
-    public static ScalarType ParseDtype(string text, string what) =>
-        Names.TryGetValue(text, out var t) ? t : throw new NextStepException($"{what} {text}: expected float32, float16 or bfloat16");
-
     public static void Run(string modelFolder, string outFolder, ScalarType? model, ScalarType? vae)
     {
         ModelFolderCopy.CheckDistinct(modelFolder, outFolder);
-        string configPath = Path.Combine(modelFolder, "config.json");
-        if (!File.Exists(configPath)) throw new NextStepException($"{modelFolder}: config.json not found (expected a model folder)");
+        string configPath = ModelFolderCopy.ConfigPath(modelFolder);
         string vaeFolder = Path.Combine(modelFolder, "vae");
         string pt = Path.Combine(vaeFolder, "checkpoint.pt"), st = Path.Combine(vaeFolder, "checkpoint.safetensors");
         if (vae is not null && !File.Exists(pt) && !File.Exists(st))
@@ -34,19 +24,16 @@ public static class ModelCast
 
         ModelFolderCopy.WithoutWeights(modelFolder, outFolder);
         using var scope = NewDisposeScope();
-        if (model is null)
-            foreach (var file in Directory.GetFiles(modelFolder, "model*.safetensors*")) File.Copy(file, Path.Combine(outFolder, Path.GetFileName(file)), overwrite: true);
-        else
-        {
-            using var checkpoint = SafeTensorsCheckpoint.Open(modelFolder);
-            DefaultModelRecipe.Save(checkpoint.Names.Select(n => new KeyValuePair<string, Tensor>(n, Cast(checkpoint.Load(n), model))).ToList(), outFolder);
-        }
         if (model is { } m)
         {
+            using var checkpoint = SafeTensorsCheckpoint.Open(modelFolder);
+            DefaultModelRecipe.Save(checkpoint.Names.Select(n => new KeyValuePair<string, Tensor>(n, Cast(checkpoint.Load(n), m))).ToList(), outFolder);
             var config = JsonNode.Parse(File.ReadAllText(configPath))!.AsObject();
-            config["torch_dtype"] = Names.First(n => n.Value == m).Key;
-            File.WriteAllText(Path.Combine(outFolder, "config.json"), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+            config["torch_dtype"] = DTypeName.Of(m);
+            ModelFolderCopy.WriteConfig(outFolder, config);
         }
+        else
+            foreach (var file in Directory.GetFiles(modelFolder, "model*.safetensors*")) File.Copy(file, Path.Combine(outFolder, Path.GetFileName(file)), overwrite: true);
         if (vae is null) return;
         string vaeOut = Path.Combine(outFolder, "vae");
         if (File.Exists(pt))

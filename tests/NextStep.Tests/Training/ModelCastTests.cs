@@ -1,3 +1,4 @@
+using NextStep.Config;
 using NextStep.Loading;
 using NextStep.Model;
 using NextStep.Tests.Model;
@@ -42,7 +43,7 @@ public class ModelCastTests
     [Fact]
     public void NamesAnUnknownDtype()
     {
-        var e = Assert.Throws<NextStepException>(() => ModelCast.ParseDtype("half", "--vae-dtype"));
+        var e = Assert.Throws<NextStepException>(() => DTypeName.Parse("half", "--vae-dtype"));
         Assert.Equal("--vae-dtype half: expected float32, float16 or bfloat16", e.Message);
     }
 
