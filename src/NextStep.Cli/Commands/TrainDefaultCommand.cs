@@ -4,6 +4,7 @@ using NextStep.Model;
 using NextStep.Sampling;
 using NextStep.Tokenization;
 using NextStep.Training;
+using NextStep.Training.Shapes;
 using static TorchSharp.torch;
 
 namespace NextStep.Cli.Commands;
@@ -22,6 +23,7 @@ public static class TrainDefaultCommand
         var output = new Option<string>("--out") { Description = "Model folder to write", Required = true };
         var images = new Option<int>("--images") { Description = "Shapes train-split images to encode and train on", DefaultValueFactory = _ => 4000 };
         var firstImage = new Option<int>("--first-image") { Description = "Index of the first Shapes train-split scene to encode (fresh scenes for a continued run)", DefaultValueFactory = _ => 0 };
+        var mix = new Option<string?>("--category-mix") { Description = "Category weights of the encoded scenes, e.g. two_objects=2,color_attr=2 (others 1; default: all equal)" };
         var steps = new Option<int>("--steps") { Description = "Optimizer steps", DefaultValueFactory = _ => defaults.Steps };
         var minutes = new Option<double?>("--minutes") { Description = "Wall-clock budget for the optimisation (the schedule follows it)" };
         var batch = new Option<int>("--batch") { Description = "Sequences per step", DefaultValueFactory = _ => defaults.BatchSize };
@@ -37,11 +39,12 @@ public static class TrainDefaultCommand
         var logEvery = new Option<int>("--log-every") { Description = "Print the mean losses every N steps", DefaultValueFactory = _ => 25 };
         var cmd = new Command("train-default", "Train the small default NextStep model on Shapes")
         {
-            vaeDir, tokenizerDir, output, images, firstImage, steps, minutes, batch, lr, dropout, seed, size, latents, init, saveEvery, ema, threads, logEvery,
+            vaeDir, tokenizerDir, output, images, firstImage, mix, steps, minutes, batch, lr, dropout, seed, size, latents, init, saveEvery, ema, threads, logEvery,
         };
         cmd.SetAction(p =>
         {
             var stdout = p.InvocationConfiguration.Output;
+            var categoryMix = p.GetValue(mix) is { } m ? ShapesMix.Parse(m) : null;
             set_num_threads(p.GetValue(threads));
             var dir = Directory.CreateDirectory(p.GetValue(output)!).FullName;
             foreach (var file in new[] { "tokenizer.json", "tokenizer_config.json" })
@@ -80,13 +83,14 @@ public static class TrainDefaultCommand
                 data = LatentDataset.Load(cache);
                 bool known = data.CheckEncoder(vae, cache);
                 stdout.WriteLine($"read {data.Captions.Count} encoded images from {cache}" + (known ? " (same encoder)" : " (the cache does not record its encoder: make sure it is this VAE's)"));
-                if (p.GetResult(images) is { Implicit: false } || p.GetResult(firstImage) is { Implicit: false })
-                    stdout.WriteLine($"note: --images and --first-image choose the scenes only when {cache} is written; this run reads the {data.Captions.Count} scenes already there (give a new --latents folder for other scenes)");
+                if (p.GetResult(images) is { Implicit: false } || p.GetResult(firstImage) is { Implicit: false } || p.GetValue(mix) is not null)
+                    stdout.WriteLine($"note: --images, --first-image and --category-mix choose the scenes only when {cache} is written; this run reads the {data.Captions.Count} scenes already there (give a new --latents folder for other scenes)");
             }
             else
             {
                 if (p.GetValue(firstImage) < 0) throw new NextStepException($"--first-image {p.GetValue(firstImage)}: expected a scene index ≥ 0");
-                data = DefaultModelRecipe.EncodeShapes(vae, 1, p.GetValue(images), first: p.GetValue(firstImage), progress: n => { if (n % 1024 == 0) stdout.WriteLine($"encoded {n} images  {clock.Elapsed.TotalSeconds:F0} s"); });
+                if (categoryMix is not null) stdout.WriteLine($"category mix: {categoryMix}");
+                data = DefaultModelRecipe.EncodeShapes(vae, 1, p.GetValue(images), first: p.GetValue(firstImage), mix: categoryMix, progress: n => { if (n % 1024 == 0) stdout.WriteLine($"encoded {n} images  {clock.Elapsed.TotalSeconds:F0} s"); });
                 stdout.WriteLine($"encoded {data.Captions.Count} images in {clock.Elapsed.TotalSeconds:F0} s");
                 if (cache is not null) data.Save(cache);
             }

@@ -199,12 +199,12 @@ public static class DefaultModelRecipe
     }
 
     /// <summary>
-    /// Renders scenes first..first+count−1 of the Shapes train split and encodes them with the VAE (posterior mean and std).
+    /// Renders scenes first..first+count−1 of the Shapes train split (categories drawn by <paramref name="mix"/>, uniform when null) and encodes them with the VAE (posterior mean and std).
     /// Small batches are faster here: at 64 images the full-resolution activations (64 MB each) are fresh memory maps
     /// every batch, and 640 images took twice as long as at 8 (measured on a 2-core machine). The result does not
     /// depend on the batch size (every norm is per image).
     /// </summary>
-    public static LatentDataset EncodeShapes(AutoencoderKL vae, int dataSeed, int count, int batch = 8, Action<int>? progress = null, int first = 0)
+    public static LatentDataset EncodeShapes(AutoencoderKL vae, int dataSeed, int count, int batch = 8, Action<int>? progress = null, int first = 0, ShapesMix? mix = null)
     {
         var captions = new List<string>();
         var means = new List<Tensor>();
@@ -213,11 +213,12 @@ public static class DefaultModelRecipe
         {
             int n = Math.Min(batch, count - start);
             using var scope = NewDisposeScope();
-            var pixels = VaeTrainer.ShapesPixels(dataSeed, first + start, n, vae.Config.Resolution);
+            var scenes = Enumerable.Range(first + start, n).Select(i => ShapesDataset.Scene(dataSeed, i, ShapesSplit.Train, mix)).ToList();
+            var pixels = VaeTrainer.ScenePixels(scenes, vae.Config.Resolution);
             var (mean, logvar) = vae.EncodeMoments(pixels);
             means.Add(mean.MoveToOuterDisposeScope());
             stds.Add((logvar * 0.5).exp().MoveToOuterDisposeScope());
-            for (int i = 0; i < n; i++) captions.Add(ShapesDataset.Scene(dataSeed, first + start + i, ShapesSplit.Train).Caption);
+            captions.AddRange(scenes.Select(s => s.Caption));
             progress?.Invoke(start + n);
         }
         var result = new LatentDataset(captions, cat(means.ToArray(), 0), cat(stds.ToArray(), 0), vae.EncoderFingerprint());

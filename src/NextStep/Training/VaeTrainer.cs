@@ -76,11 +76,14 @@ public static class VaeTrainer
     };
 
     /// <summary>Scenes <paramref name="start"/>… of the Shapes train split rendered at <paramref name="size"/>, as pixels [count, 3, size, size] in [−1, 1].</summary>
-    public static Tensor ShapesPixels(int dataSeed, long start, int count, int size)
+    public static Tensor ShapesPixels(int dataSeed, long start, int count, int size, ShapesMix? mix = null)
+        => ScenePixels(Enumerable.Range(0, count).Select(i => ShapesDataset.Scene(dataSeed, start + i, ShapesSplit.Train, mix)), size);
+
+    public static Tensor ScenePixels(IEnumerable<ShapesScene> scenes, int size)
     {
         using var scope = NewDisposeScope();
-        var images = Enumerable.Range(0, count)
-            .Select(i => ShapesRenderer.Render(ShapesDataset.Scene(dataSeed, start + i, ShapesSplit.Train), size, size))
+        var images = scenes
+            .Select(scene => ShapesRenderer.Render(scene, size, size))
             .Select(NextStepPipeline.ToTensor).ToArray();
         return PixelTensors.FromUInt8(stack(images)).MoveToOuterDisposeScope();
     }

@@ -89,6 +89,28 @@ public class DefaultModelRecipeTests
     }
 
     [Fact]
+    public void ACategoryMixChoosesTheEncodedScenesAndABadOneIsNamed()
+    {
+        var cache = Path.Combine(Directory.CreateTempSubdirectory("latents-").FullName, "cache");
+        try
+        {
+            var (rc, stdout, _) = TrainDefault(dir => ["--out", dir, "--images", "3", "--category-mix", "color_attr=1,single_object=0,two_objects=0,counting=0,colors=0,position=0", "--latents", cache, "--batch", "2", "--steps", "1"]);
+            Assert.Equal(0, rc);
+            Assert.Contains("category mix: single_object=0,two_objects=0,counting=0,colors=0,position=0,color_attr=1", stdout);
+            using var data = LatentDataset.Load(cache);
+            var mix = ShapesMix.Parse("color_attr=1,single_object=0,two_objects=0,counting=0,colors=0,position=0");
+            var expected = Enumerable.Range(0, 3).Select(i => ShapesDataset.Scene(1, i, ShapesSplit.Train, mix)).ToList();
+            Assert.All(expected, s => Assert.Equal(ShapesCategory.ColorAttr, s.Spec.Category));
+            Assert.Equal(expected.Select(s => s.Caption), data.Captions);
+        }
+        finally { Directory.Delete(Path.GetDirectoryName(cache)!, recursive: true); }
+
+        var (rc2, _, stderr) = TrainDefault(dir => ["--out", dir, "--category-mix", "circles=2", "--steps", "1"]);
+        Assert.Equal(1, rc2);
+        Assert.Contains("--category-mix circles=2: \"circles=2\" is not CATEGORY=WEIGHT", stderr);
+    }
+
+    [Fact]
     public void AnExistingLatentCacheIsReadAndSaysThatTheSceneOptionsDoNotApply()
     {
         var cache = Path.Combine(Directory.CreateTempSubdirectory("latents-").FullName, "cache");
@@ -101,7 +123,7 @@ public class DefaultModelRecipeTests
             var (rc2, second, _) = TrainDefault(dir => ["--out", dir, "--images", "4", "--first-image", "10", "--latents", cache, "--batch", "2", "--steps", "1"]);
             Assert.Equal(0, rc2);
             Assert.Contains($"read 2 encoded images from {cache}", second);
-            Assert.Contains("note: --images and --first-image choose the scenes only when", second);
+            Assert.Contains("note: --images, --first-image and --category-mix choose the scenes only when", second);
         }
         finally { Directory.Delete(Path.GetDirectoryName(cache)!, recursive: true); }
     }

@@ -11,9 +11,9 @@ public static class ShapesDataset
 {
     public const string CaptionsFile = "captions.jsonl";
 
-    /// <summary>Scene <paramref name="index"/> of the data set with this seed and split.</summary>
-    public static ShapesScene Scene(int seed, long index, ShapesSplit split = ShapesSplit.Train)
-        => ShapesSampler.Sample(SceneSeed(seed, index), split);
+    /// <summary>Scene <paramref name="index"/> of the data set with this seed, split and category mix (null: uniform).</summary>
+    public static ShapesScene Scene(int seed, long index, ShapesSplit split = ShapesSplit.Train, ShapesMix? mix = null)
+        => ShapesSampler.Sample(SceneSeed(seed, index), split, mix);
 
     public static IEnumerable<ShapesScene> Scenes(int seed, long count, ShapesSplit split = ShapesSplit.Train)
     {

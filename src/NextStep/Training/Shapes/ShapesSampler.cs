@@ -14,12 +14,12 @@ public static class ShapesSampler
     private const double BackgroundMentionRate = 0.35;
     private const int MaxTries = 10_000;
 
-    /// <summary>The scene for one seed: a uniformly chosen category of the split, then a scene of it.</summary>
-    public static ShapesScene Sample(int seed, ShapesSplit split = ShapesSplit.All)
+    /// <summary>The scene for one seed: a category of the split (uniformly chosen, or by <paramref name="mix"/>), then a scene of it.</summary>
+    public static ShapesScene Sample(int seed, ShapesSplit split = ShapesSplit.All, ShapesMix? mix = null)
     {
         var rng = new Random(seed);
         var categories = ShapesSplits.Categories(split);
-        return Sample(rng, categories[rng.Next(categories.Count)], split);
+        return Sample(rng, mix is null ? categories[rng.Next(categories.Count)] : mix.Pick(rng, categories), split);
     }
 
     public static ShapesScene Sample(Random rng, ShapesCategory category, ShapesSplit split = ShapesSplit.All)
