@@ -39,14 +39,18 @@ public static class DepthGrowth
             if (after.Contains(i)) sources.Add((i, true));
         }
 
-        ModelFolderCopy.WithoutWeights(modelFolder, outFolder);
         using var scope = NewDisposeScope();
         using var checkpoint = SafeTensorsCheckpoint.Open(modelFolder);
+        // Checked before anything is written, so a mismatched folder leaves no partial output.
+        foreach (var name in checkpoint.Names)
+            if (TryLayerKey(name, out int layer, out _) && layer >= layers)
+                throw new NextStepException($"{modelFolder}: weight {name} belongs to layer {layer}, but config.json has {layers} layers");
+
+        ModelFolderCopy.WithoutWeights(modelFolder, outFolder);
         var weights = new List<KeyValuePair<string, Tensor>>();
         foreach (var name in checkpoint.Names)
         {
             if (!TryLayerKey(name, out int layer, out string rest)) { weights.Add(new(name, checkpoint.Load(name))); continue; }
-            if (layer >= layers) throw new NextStepException($"{modelFolder}: weight {name} belongs to layer {layer}, but config.json has {layers} layers");
             using var source = checkpoint.Load(name);
             for (int j = 0; j < sources.Count; j++)
             {

@@ -52,6 +52,22 @@ public class DepthGrowthTests
     }
 
     [Fact]
+    public void AWeightOfALayerTheConfigDoesNotListIsNamedBeforeAnythingIsWritten()
+    {
+        var root = Directory.CreateTempSubdirectory("nextstep-grow-").FullName;
+        var source = Directory.CreateDirectory(Path.Combine(root, "source")).FullName;
+        File.Copy(Path.Combine(Fixtures.TinyModel, "model.safetensors"), Path.Combine(source, "model.safetensors"));
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(Fixtures.TinyModel, "config.json")))!.AsObject();
+        config["num_hidden_layers"] = 1;   // the weights have layers 0 and 1
+        File.WriteAllText(Path.Combine(source, "config.json"), config.ToJsonString());
+        var output = Path.Combine(root, "model");
+        var e = Assert.Throws<NextStepException>(() => DepthGrowth.Run(source, output, [0]));
+        Assert.Contains("belongs to layer 1, but config.json has 1 layers", e.Message);
+        Assert.False(Directory.Exists(output), "nothing is written for a mismatched folder");
+        Directory.Delete(root, recursive: true);
+    }
+
+    [Fact]
     public void RefusesToOverwriteTheModelItReads()
     {
         var e = Assert.Throws<NextStepException>(() => DepthGrowth.Run(Fixtures.TinyModel, Fixtures.TinyModel, [0]));
