@@ -69,7 +69,7 @@ public static class EvalCommand
         foreach (var (category, accuracy) in report.Categories)
         {
             var items = report.Items.Where(i => i.Category == category).ToArray();
-            table.AddRow(System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(category.ToString()), items.Length.ToString(), items.Count(i => i.Correct).ToString(), $"{accuracy:F3}");
+            table.AddRow(ShapesVocabulary.Name(category), items.Length.ToString(), items.Count(i => i.Correct).ToString(), $"{accuracy:F3}");
         }
         table.AddRow("overall", report.Items.Count.ToString(), report.Items.Count(i => i.Correct).ToString(), $"{report.Overall:F3}");
         console.Write(table);

@@ -76,9 +76,10 @@ public static class VaeTrainer
     };
 
     /// <summary>Scenes <paramref name="start"/>… of the Shapes train split rendered at <paramref name="size"/>, as pixels [count, 3, size, size] in [−1, 1].</summary>
-    public static Tensor ShapesPixels(int dataSeed, long start, int count, int size, ShapesMix? mix = null)
-        => ScenePixels(Enumerable.Range(0, count).Select(i => ShapesDataset.Scene(dataSeed, start + i, ShapesSplit.Train, mix)), size);
+    public static Tensor ShapesPixels(int dataSeed, long start, int count, int size)
+        => ScenePixels(Enumerable.Range(0, count).Select(i => ShapesDataset.Scene(dataSeed, start + i, ShapesSplit.Train)), size);
 
+    /// <summary>Scenes rendered at <paramref name="size"/>, as pixels [count, 3, size, size] in [−1, 1].</summary>
     public static Tensor ScenePixels(IEnumerable<ShapesScene> scenes, int size)
     {
         using var scope = NewDisposeScope();

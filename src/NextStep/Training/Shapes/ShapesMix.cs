@@ -1,5 +1,3 @@
-using System.Text.Json;
-
 namespace NextStep.Training.Shapes;
 
 /// <summary>
@@ -17,7 +15,7 @@ public sealed class ShapesMix
     /// <summary>Reads NAME=WEIGHT pairs separated by commas; errors name the pair and what was expected.</summary>
     public static ShapesMix Parse(string text, string what = "--category-mix")
     {
-        var names = ShapesVocabulary.Categories.ToDictionary(c => JsonNamingPolicy.SnakeCaseLower.ConvertName(c.ToString()));
+        var names = ShapesVocabulary.Categories.ToDictionary(ShapesVocabulary.Name);
         var weights = new Dictionary<ShapesCategory, double>();
         foreach (var part in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
         {
@@ -48,5 +46,5 @@ public sealed class ShapesMix
         return categories.Last(c => Weight(c) > 0);
     }
 
-    public override string ToString() => string.Join(",", ShapesVocabulary.Categories.Select(c => $"{JsonNamingPolicy.SnakeCaseLower.ConvertName(c.ToString())}={Weight(c).ToString(System.Globalization.CultureInfo.InvariantCulture)}"));
+    public override string ToString() => string.Join(",", ShapesVocabulary.Categories.Select(c => $"{ShapesVocabulary.Name(c)}={Weight(c).ToString(System.Globalization.CultureInfo.InvariantCulture)}"));
 }
