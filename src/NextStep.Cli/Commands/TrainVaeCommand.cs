@@ -26,8 +26,9 @@ public static class TrainVaeCommand
         var noise = new Option<double>("--latent-noise") { Description = "γ of the tokenizer noise z + α·ε, α ~ U[0, γ] (0 = none)", DefaultValueFactory = _ => defaults.LatentNoise };
         var saveEvery = new Option<int>("--save-every") { Description = "Also write the weights so far to --out every N steps (0 = only at the end)", DefaultValueFactory = _ => 0 };
         var freeze = new Option<bool>("--freeze-encoder") { Description = "Train the decoder only (with --init): the latents and their scaling stay as they are" };
+        var firstImage = new Option<long>("--first-image") { Description = "Index of the first Shapes training scene (e.g. past the scenes an --init run was trained on)", DefaultValueFactory = _ => 0 };
         var logEvery = new Option<int>("--log-every") { Description = "Print the mean loss every N steps", DefaultValueFactory = _ => 25 };
-        var cmd = new Command("train-vae", "Train the default model's VAE on Shapes images and measure its latent scaling") { data, output, steps, minutes, batch, crop, lr, kl, seed, init, noise, saveEvery, freeze, threads, logEvery };
+        var cmd = new Command("train-vae", "Train the default model's VAE on Shapes images and measure its latent scaling") { data, output, steps, minutes, batch, crop, lr, kl, seed, init, noise, saveEvery, freeze, firstImage, threads, logEvery };
         cmd.SetAction(p =>
         {
             var stdout = p.InvocationConfiguration.Output;
@@ -35,7 +36,8 @@ public static class TrainVaeCommand
             if (p.GetValue(threads) is { } t) set_num_threads(t);
             var options = defaults with { Steps = p.GetValue(steps), BatchSize = p.GetValue(batch), LearningRate = p.GetValue(lr), KlWeight = p.GetValue(kl), Seed = p.GetValue(seed),
                 MaxMinutes = p.GetValue(minutes), CropSize = p.GetValue(crop), InitFrom = p.GetValue(init),
-                LatentNoise = p.GetValue(noise), SaveEvery = p.GetValue(saveEvery), SaveTo = p.GetValue(output), FreezeEncoder = p.GetValue(freeze) };
+                LatentNoise = p.GetValue(noise), SaveEvery = p.GetValue(saveEvery), SaveTo = p.GetValue(output), FreezeEncoder = p.GetValue(freeze),
+                FirstImage = p.GetValue(firstImage) };
             double window = 0;
             int every = p.GetValue(logEvery);
             var clock = System.Diagnostics.Stopwatch.StartNew();

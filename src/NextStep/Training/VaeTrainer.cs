@@ -27,8 +27,12 @@ public sealed record VaeTrainingOptions
     public double KlWeight { get; init; } = 1e-5;
     /// <summary>Seeds the weight init and the posterior noise.</summary>
     public long Seed { get; init; } = 0;
-    /// <summary>The Shapes data set (train split) the images come from; scene i of step s is index s·batch + i.</summary>
+    /// <summary>The Shapes data set (train split) the images come from; scene i of step s is index
+    /// <see cref="FirstImage"/> + s·batch + i.</summary>
     public int DataSeed { get; init; } = 1;
+    /// <summary>Index of the first training scene: a continued run (<see cref="InitFrom"/>) can start past the scenes
+    /// earlier runs drew. The held-aside images (data seed + 1) do not move.</summary>
+    public long FirstImage { get; init; } = 0;
     /// <summary>Images encoded to measure the latent statistics (shift and scaling factor).</summary>
     public int StatisticsImages { get; init; } = 256;
     /// <summary>A VAE folder to continue from (null = fresh weights). Typical: crops first (cheap), then whole images,
@@ -92,6 +96,7 @@ public static class VaeTrainer
     public static VaeTrainingResult Train(VaeConfig config, VaeTrainingOptions options, Action<int, double>? progress = null)
     {
         if (options.Steps < 1 || options.BatchSize < 1) throw new NextStepException($"VAE training: steps {options.Steps} and batch size {options.BatchSize} must be at least 1");
+        if (options.FirstImage < 0) throw new NextStepException($"VAE training: first image {options.FirstImage} must be 0 or more");
         var clock = Stopwatch.StartNew();
         manual_seed(options.Seed);
         var vae = options.InitFrom is { } init ? AutoencoderKL.Load(init) : AutoencoderKL.Initialise(config);
@@ -119,7 +124,7 @@ public static class VaeTrainer
                 if (progressFraction >= 1) break;
                 using var scope = NewDisposeScope();
                 adam.ParamGroups.First().LearningRate = options.LearningRate * LrFactor(step, progressFraction, options.WarmupSteps);
-                var pixels = Crop(ShapesPixels(options.DataSeed, (long)step * options.BatchSize, options.BatchSize, config.Resolution), options.CropSize, cropRng);
+                var pixels = Crop(ShapesPixels(options.DataSeed, FirstScene(options, step), options.BatchSize, config.Resolution), options.CropSize, cropRng);
                 var (reconstruction, mean, logvar) = vae.TrainingForward(pixels, options.LatentNoise);
                 var error = reconstruction - pixels;
                 // Shapes cover a few percent of the pixels: without extra weight on them a short run settles on the
@@ -148,6 +153,9 @@ public static class VaeTrainer
         }
         catch { vae.Dispose(); throw; }
     }
+
+    /// <summary>Index (in the train split of <see cref="VaeTrainingOptions.DataSeed"/>) of the first scene of step <paramref name="step"/>'s batch.</summary>
+    public static long FirstScene(VaeTrainingOptions options, int step) => options.FirstImage + (long)step * options.BatchSize;
 
     /// <summary>Writes the weights so far with latent statistics of 64 held-aside images, then goes on training.</summary>
     private static void SaveInterim(AutoencoderKL vae, VaeConfig config, VaeTrainingOptions options, string folder)

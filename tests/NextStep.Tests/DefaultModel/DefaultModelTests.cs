@@ -84,6 +84,16 @@ public class DefaultModelTests
     }
 
     [Fact]
+    public void VaeTrainingCanStartPastTheScenesOfAnEarlierRun()
+    {
+        Assert.Equal(0, VaeTrainer.FirstScene(new VaeTrainingOptions { BatchSize = 8 }, 0));
+        Assert.Equal(24, VaeTrainer.FirstScene(new VaeTrainingOptions { BatchSize = 8 }, 3));
+        Assert.Equal(100_024, VaeTrainer.FirstScene(new VaeTrainingOptions { BatchSize = 8, FirstImage = 100_000 }, 3));
+        var error = Assert.Throws<NextStepException>(() => VaeTrainer.Train(VaeTrainer.SmallConfig, new VaeTrainingOptions { FirstImage = -5 }));
+        Assert.Contains("first image -5", error.Message);
+    }
+
+    [Fact]
     public void DecoderOnlyTrainingKeepsTheEncoderAndTheLatentScaling()
     {
         var dir = Directory.CreateTempSubdirectory("vae-freeze-").FullName;
