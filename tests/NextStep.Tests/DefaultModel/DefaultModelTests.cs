@@ -94,6 +94,19 @@ public class DefaultModelTests
     }
 
     [Fact]
+    public void EdgeBandWeightsTheBackgroundNextToAShape()
+    {
+        using var mask = torch.zeros(1, 1, 7, 7);
+        mask[0, 0, 3, 3] = torch.tensor(1f);
+        mask[0, 0, 0, 6] = torch.tensor(1f);
+        Assert.Same(mask, VaeTrainer.Dilate(mask, 0));
+        using var band = VaeTrainer.Dilate(mask, 1);
+        var rows = Enumerable.Range(0, 7).Select(y => string.Concat(Enumerable.Range(0, 7).Select(x => band[0, 0, y, x].item<float>() > 0 ? '#' : '.'))).ToArray();
+        Assert.Equal(new[] { ".....##", ".....##", "..###..", "..###..", "..###..", ".......", "......." }, rows);
+        Assert.Contains("dilation -1", Assert.Throws<NextStepException>(() => VaeTrainer.Dilate(mask, -1)).Message);
+    }
+
+    [Fact]
     public void DecoderOnlyTrainingKeepsTheEncoderAndTheLatentScaling()
     {
         var dir = Directory.CreateTempSubdirectory("vae-freeze-").FullName;
