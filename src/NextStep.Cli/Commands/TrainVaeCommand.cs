@@ -26,7 +26,7 @@ public static class TrainVaeCommand
         var noise = new Option<double>("--latent-noise") { Description = "γ of the tokenizer noise z + α·ε, α ~ U[0, γ] (0 = none)", DefaultValueFactory = _ => defaults.LatentNoise };
         var saveEvery = new Option<int>("--save-every") { Description = "Also write the weights so far to --out every N steps (0 = only at the end)", DefaultValueFactory = _ => 0 };
         var freeze = new Option<bool>("--freeze-encoder") { Description = "Train the decoder only (with --init): the latents and their scaling stay as they are" };
-        var firstImage = new Option<long>("--first-image") { Description = "Index of the first Shapes training scene (e.g. past the scenes an --init run was trained on)", DefaultValueFactory = _ => 0 };
+        var firstImage = new Option<long>("--first-image") { Description = "Index of the first Shapes training scene (e.g. past the scenes an --init run was trained on)", DefaultValueFactory = _ => defaults.FirstImage };
         var dilation = new Option<int>("--edge-band") { Description = "Also weight the background pixels within this many pixels of a shape like the shape's own (0 = shape pixels only)", DefaultValueFactory = _ => defaults.ForegroundDilation };
         var logEvery = new Option<int>("--log-every") { Description = "Print the mean loss every N steps", DefaultValueFactory = _ => 25 };
         var cmd = new Command("train-vae", "Train the default model's VAE on Shapes images and measure its latent scaling") { data, output, steps, minutes, batch, crop, lr, kl, seed, init, noise, saveEvery, freeze, firstImage, dilation, threads, logEvery };

@@ -161,7 +161,7 @@ public static class VaeTrainer
     /// <summary>The mask [B, 1, H, W] grown by <paramref name="pixels"/> in every direction (a square neighbourhood).</summary>
     public static Tensor Dilate(Tensor mask, int pixels)
     {
-        if (pixels < 0) throw new NextStepException($"VAE training: foreground dilation {pixels} must be 0 or more pixels");
+        if (pixels < 0) throw new NextStepException($"VAE training: foreground dilation {pixels} (the edge band, --edge-band) must be 0 or more pixels");
         return pixels == 0 ? mask : nn.functional.max_pool2d(mask, 2 * pixels + 1, stride: 1, padding: pixels);
     }
 
