@@ -73,5 +73,9 @@ public static class EvalCommand
         }
         table.AddRow("overall", report.Items.Count.ToString(), report.Items.Count(i => i.Correct).ToString(), $"{report.Overall:F3}");
         console.Write(table);
+        var shapes = new Table { Title = new TableTitle("shape in the prompt") };
+        shapes.AddColumn("shape").AddColumn(new TableColumn("accuracy").RightAligned());
+        foreach (var (kind, accuracy) in report.Shapes) shapes.AddRow(ShapesVocabulary.Name(kind), $"{accuracy:F3}");
+        console.Write(shapes);
     }
 }

@@ -57,6 +57,32 @@ public sealed class ShapesEvalTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void AccuracyByShapeShowsTheShapeAModelCannotDraw()
+    {
+        // A stand-in that draws every prompt correctly except those naming a star, which get an empty background.
+        var prompts = ShapesEval.Prompts(heldOut: false);
+        var truth = ShapesEval.GroundTruth(prompts);
+        var byCaption = prompts.ToDictionary(p => p.Caption);
+        bool NamesStar(ShapesPrompt p) => p.Spec.Objects.Any(o => o.Shape == ShapeKind.Star);
+        var report = ShapesEval.Run(prompts, (caption, seed) => NamesStar(byCaption[caption])
+            ? ShapesImages.Filled(64, 64, (128, 128, 128)) : truth(caption, seed), outDir: _dir);
+        output.WriteLine(string.Join(", ", report.Shapes.Select(kv => $"{kv.Key} {kv.Value:F3}")));
+
+        Assert.Equal(ShapesVocabulary.Kinds.Length, report.Shapes.Count);
+        Assert.Equal(0, report.Shapes[ShapeKind.Star]);
+        foreach (var kind in ShapesVocabulary.Kinds.Where(k => k != ShapeKind.Star))
+        {
+            // Expected from the prompt set alone: the share of the prompts naming this kind that do not name a star
+            // (ground truth scores ≥ 0.99, hence the tolerance).
+            var naming = prompts.Where(p => p.Spec.Objects.Any(o => o.Shape == kind)).ToArray();
+            double expected = naming.Count(p => !NamesStar(p)) / (double)naming.Length;
+            Assert.InRange(report.Shapes[kind], expected - 0.02, expected);
+        }
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "report.json")));
+        Assert.Equal(0, json.RootElement.GetProperty("shapes").GetProperty("star").GetDouble());
+    }
+
+    [Fact]
     public void RunWritesImagesReportAndContactSheet()
     {
         var prompts = ShapesEval.Prompts(heldOut: false, perCategory: 2);

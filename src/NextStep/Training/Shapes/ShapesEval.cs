@@ -15,6 +15,12 @@ public sealed record ShapesEvalReport(string PromptSet, int Prompts, int SeedsPe
 {
     /// <summary>What made the images (model folder and sampling settings), so that a report can be reproduced.</summary>
     public string? Generator { get; init; }
+
+    /// <summary>
+    /// Accuracy over the images whose prompt names each shape kind (a prompt with two kinds counts for both), so that
+    /// one shape a model cannot draw shows up across categories. Kinds no prompt names are left out.
+    /// </summary>
+    public IReadOnlyDictionary<ShapeKind, double> Shapes { get; init; } = new Dictionary<ShapeKind, double>();
 }
 
 /// <summary>
@@ -67,6 +73,7 @@ public static class ShapesEval
         if (prompts.Count == 0) throw new NextStepException("the eval prompt set is empty");
         string? imageDir = outDir is null ? null : Directory.CreateDirectory(Path.Combine(outDir, "images")).FullName;
         var items = new List<ShapesEvalItem>();
+        var named = new List<ShapeKind[]>();
         var sheet = new List<(RgbImage, string, bool)>();
         for (int p = 0; p < prompts.Count; p++)
             for (int seed = 0; seed < seeds; seed++)
@@ -83,11 +90,16 @@ public static class ShapesEval
                 }
                 var item = new ShapesEvalItem(items.Count, prompt.Caption, prompt.Spec.Category, seed, verdict.Correct, verdict.Reason, file);
                 items.Add(item);
+                named.Add(prompt.Spec.Objects.Select(o => o.Shape).Distinct().ToArray());
                 progress?.Invoke(item);
             }
         var categories = items.GroupBy(i => i.Category).OrderBy(g => g.Key)
             .ToDictionary(g => g.Key, g => g.Average(i => i.Correct ? 1.0 : 0.0));
-        var report = new ShapesEvalReport(promptSet, prompts.Count, seeds, categories.Values.Average(), categories, items) { Generator = generatorName };
+        var shapes = ShapesVocabulary.Kinds
+            .Select(k => (Kind: k, Items: items.Where(i => named[i.Index].Contains(k)).ToArray()))
+            .Where(t => t.Items.Length > 0)
+            .ToDictionary(t => t.Kind, t => t.Items.Average(i => i.Correct ? 1.0 : 0.0));
+        var report = new ShapesEvalReport(promptSet, prompts.Count, seeds, categories.Values.Average(), categories, items) { Generator = generatorName, Shapes = shapes };
         if (outDir is not null)
         {
             File.WriteAllText(Path.Combine(outDir, "report.json"), JsonSerializer.Serialize(report, ShapesJson.Indented));
