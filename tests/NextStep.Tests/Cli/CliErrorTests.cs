@@ -36,7 +36,9 @@ public class CliErrorTests
     public void GrowNamesALayerListItCannotRead()
     {
         var (code, _, stderr) = CliRunner.Run("grow", "--model", "/nonexistent/model", "--out", "/nonexistent/grown", "--after", "1,x");
-        CliAssert.OneLineError(code, stderr, "--after 1,x: 'x' is not a layer index");
+        CliAssert.OneLineError(code, stderr, "--after 1,x: 'x' is not an index");
+        (code, _, stderr) = CliRunner.Run("grow", "--model", "/nonexistent/model", "--out", "/nonexistent/grown", "--head-after", "0;1");
+        CliAssert.OneLineError(code, stderr, "--head-after 0;1: '0;1' is not an index");
     }
 
     [Fact]

@@ -16,7 +16,7 @@ public class DepthGrowthTests
     {
         var output = Path.Combine(Directory.CreateTempSubdirectory("nextstep-grow-").FullName, "model");
         var result = DepthGrowth.Run(Fixtures.TinyModel, output, [0, 1]);
-        Assert.Equal((2, 4), (result.LayersBefore, result.LayersAfter));
+        Assert.Equal((2, 4, 2, 2), (result.LayersBefore, result.LayersAfter, result.HeadBlocksBefore, result.HeadBlocksAfter));
 
         using (var model = NextStepModel.Load(output)) Assert.Equal(4, model.Config.NumHiddenLayers);
         // Golden hidden states of the 2-layer reference (PyTorch).
@@ -38,15 +38,56 @@ public class DepthGrowthTests
         Assert.True(File.Exists(Path.Combine(output, "vae", "config.json")));
     }
 
+    [Fact]
+    public void TheGrownHeadStillMatchesTheReferenceHead()
+    {
+        var output = Path.Combine(Directory.CreateTempSubdirectory("nextstep-grow-").FullName, "model");
+        var result = DepthGrowth.Run(Fixtures.TinyModel, output, [], [0, 1]);
+        Assert.Equal((2, 2, 2, 4), (result.LayersBefore, result.LayersAfter, result.HeadBlocksBefore, result.HeadBlocksAfter));
+
+        using var model = NextStepModel.Load(output);
+        Assert.Equal(4, model.Config.FmHeadLayers);
+        using (no_grad())
+        {
+            // Golden output of the reference head network (2 res blocks, the official SimpleMLPAdaLN in PyTorch).
+            using var v = model.Head.forward(TinyModel.Golden("fm.net.x"), TinyModel.Golden("fm.net.t"), TinyModel.Golden("fm.net.c"));
+            using var expected = TinyModel.Golden("fm.net.out");
+            TensorAssert.Close(expected, v, atol: 1e-6, rtol: 1e-5, what: "grown head fm.net.out");
+        }
+        TinyModel.AssertPrefillMatchesReference(output, "model with a grown head, prefill");
+
+        using var before = SafeTensorsFile.Open(Path.Combine(Fixtures.TinyModel, "model.safetensors"));
+        using var after = SafeTensorsFile.Open(Path.Combine(output, "model.safetensors"));
+        const string block = "image_head.net.res_blocks.";
+        int perBlock = before.Tensors.Keys.Count(k => k.StartsWith(block + "0.", StringComparison.Ordinal));
+        Assert.Equal(before.Tensors.Count + 2 * perBlock, after.Tensors.Count);
+        // Block 1 is the copy of block 0: its gate rows (last third of the modulation) are zero, shift and scale are block 0's.
+        using (var m0 = before.Load(block + "0.adaLN_modulation.1.weight", ScalarType.Float32))
+        using (var m1 = after.Load(block + "1.adaLN_modulation.1.weight", ScalarType.Float32))
+        {
+            long third = m0.shape[0] / 3;
+            Assert.Equal(0, m1.narrow(0, 2 * third, third).abs().max().item<float>());
+            Assert.True(m0.narrow(0, 0, 2 * third).equal(m1.narrow(0, 0, 2 * third)).all().item<bool>());
+            Assert.True(m0.narrow(0, 2 * third, third).abs().max().item<float>() > 0, "the original's gate is not zero");
+        }
+        using (var b1 = after.Load(block + "1.adaLN_modulation.1.bias", ScalarType.Float32))
+            Assert.Equal(0, b1.narrow(0, 2 * (b1.shape[0] / 3), b1.shape[0] / 3).abs().max().item<float>());
+        using (var w1 = before.Load(block + "1.mlp.0.weight", ScalarType.Float32))
+        using (var w3 = after.Load(block + "3.mlp.0.weight", ScalarType.Float32))
+            Assert.True(w1.equal(w3).all().item<bool>(), "old block 1 is new block 3, unchanged");
+    }
+
     [Theory]
     [InlineData(new[] { 2 }, "layer 2: expected an index from 0 to 1")]
     [InlineData(new[] { -1 }, "layer -1: expected an index from 0 to 1")]
     [InlineData(new[] { 0, 0 }, "each layer can be copied once")]
     [InlineData(new int[0], "no layer to copy")]
-    public void RefusesLayersTheModelDoesNotHave(int[] after, string message)
+    [InlineData(new[] { 0 }, "head block 2: expected an index from 0 to 1", new[] { 2 })]
+    [InlineData(new int[0], "each head block can be copied once", new[] { 1, 1 })]
+    public void RefusesLayersTheModelDoesNotHave(int[] after, string message, int[]? headAfter = null)
     {
         var output = Path.Combine(Directory.CreateTempSubdirectory("nextstep-grow-").FullName, "model");
-        var e = Assert.Throws<NextStepException>(() => DepthGrowth.Run(Fixtures.TinyModel, output, after));
+        var e = Assert.Throws<NextStepException>(() => DepthGrowth.Run(Fixtures.TinyModel, output, after, headAfter));
         Assert.Contains(message, e.Message);
         Assert.False(Directory.Exists(output), "nothing is written for a refused request");
     }
@@ -62,7 +103,7 @@ public class DepthGrowthTests
         File.WriteAllText(Path.Combine(source, "config.json"), config.ToJsonString());
         var output = Path.Combine(root, "model");
         var e = Assert.Throws<NextStepException>(() => DepthGrowth.Run(source, output, [0]));
-        Assert.Contains("belongs to layer 1, but config.json has 1 layers", e.Message);
+        Assert.Contains("belongs to layer 1, but config.json has 1 (num_hidden_layers)", e.Message);
         Assert.False(Directory.Exists(output), "nothing is written for a mismatched folder");
         Directory.Delete(root, recursive: true);
     }
