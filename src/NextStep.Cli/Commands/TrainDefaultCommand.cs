@@ -36,10 +36,11 @@ public static class TrainDefaultCommand
         var init = new Option<string?>("--init") { Description = "Start from this model folder (its weights and its size) instead of a fresh init" };
         var saveEvery = new Option<int>("--save-every") { Description = "Also write the weights so far to --out every N steps (0 = only at the end)", DefaultValueFactory = _ => 0 };
         var ema = new Option<double>("--ema") { Description = "Decay of an exponential moving average of the weights, saved instead of the raw ones (0 = off; e.g. 0.999)", DefaultValueFactory = _ => defaults.EmaDecay };
+        var freeze = new Option<string?>("--freeze") { Description = "Comma-separated parameter prefixes that stay fixed, e.g. embed_tokens,layers,norm,lm_head,image_in_projector (only the flow-matching head and image_out_projector train)" };
         var logEvery = new Option<int>("--log-every") { Description = "Print the mean losses every N steps", DefaultValueFactory = _ => 25 };
         var cmd = new Command("train-default", "Train the small default NextStep model on Shapes")
         {
-            vaeDir, tokenizerDir, output, images, firstImage, mix, steps, minutes, batch, lr, dropout, seed, size, latents, init, saveEvery, ema, threads, logEvery,
+            vaeDir, tokenizerDir, output, images, firstImage, mix, steps, minutes, batch, lr, dropout, seed, size, latents, init, saveEvery, ema, freeze, threads, logEvery,
         };
         cmd.SetAction(p =>
         {
@@ -102,7 +103,14 @@ public static class TrainDefaultCommand
             {
                 Steps = p.GetValue(steps), MaxMinutes = p.GetValue(minutes), BatchSize = p.GetValue(batch), LearningRate = p.GetValue(lr),
                 CaptionDropout = p.GetValue(dropout), Seed = p.GetValue(seed), SaveEvery = p.GetValue(saveEvery), EmaDecay = p.GetValue(ema),
+                Freeze = p.GetValue(freeze)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) ?? [],
             };
+            if (options.Freeze.Count > 0)
+            {
+                Objective.EnableTraining(model);
+                DefaultModelRecipe.FreezeParameters(model, options.Freeze);
+                stdout.WriteLine($"frozen: {string.Join(",", options.Freeze)}; {model.parameters().Where(t => t.requires_grad).Sum(t => t.numel()):N0} parameters train");
+            }
             int every = p.GetValue(logEvery);
             (double L, double Lm, double Im) sum = (0, 0, 0);
             var run = DefaultModelRecipe.Train(model, tokenizer, vae.Config, data, options, s =>

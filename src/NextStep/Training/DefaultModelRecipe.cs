@@ -29,6 +29,12 @@ public sealed record DefaultModelOptions
     public int SaveEvery { get; init; } = 0;
     /// <summary>Decay of an exponential moving average of the weights (<see cref="WeightAverage"/>; 0 = none). With it, checkpoints and the trained model hold the averaged weights.</summary>
     public double EmaDecay { get; init; } = 0;
+    /// <summary>
+    /// Parameter-name prefixes that stay fixed (a prefix names a module: "layers" freezes every "layers.*" weight).
+    /// The official freeze flags are <c>freeze_embed_tokens</c> = "embed_tokens", <c>freeze_lm_model</c> =
+    /// "layers" and "norm", <c>freeze_lm_head</c> = "lm_head". Empty: everything trains.
+    /// </summary>
+    public IReadOnlyList<string> Freeze { get; init; } = [];
 }
 
 /// <summary>Sizes of the small model: the Qwen2 backbone (hidden width, layers, heads, SwiGLU width) and the flow-matching head.</summary>
@@ -237,6 +243,7 @@ public static class DefaultModelRecipe
         var rng = new Random((int)options.Seed);
         manual_seed(options.Seed);
         Objective.EnableTraining(model);
+        FreezeParameters(model, options.Freeze);
         var groups = ParameterGroups.Official(model, options.WeightDecay);
         using var adam = new AdamW(groups);
         using var average = options.EmaDecay > 0 ? new WeightAverage(model, options.EmaDecay) : null;
@@ -283,6 +290,27 @@ public static class DefaultModelRecipe
         foreach (var (_, p) in model.named_parameters()) p.requires_grad = false;
         model.eval();
         return new DefaultModelTraining(losses, clock.Elapsed);
+    }
+
+    /// <summary>
+    /// Turns off the gradient of every parameter named by one of <paramref name="prefixes"/> ("layers" matches
+    /// "layers.0.mlp.up_proj.weight", not "layers_x"). A prefix that names no parameter is refused with the names
+    /// the model has, and so is a list that leaves nothing to train.
+    /// </summary>
+    public static void FreezeParameters(NextStepModel model, IReadOnlyList<string> prefixes)
+    {
+        if (prefixes.Count == 0) return;
+        var names = model.named_parameters().Select(p => p.name).ToList();
+        bool Under(string name, string prefix) => name == prefix || name.StartsWith(prefix + ".", StringComparison.Ordinal);
+        foreach (var prefix in prefixes.Where(x => !names.Any(n => Under(n, x))))
+        {
+            var modules = names.Select(n => n.Split('.')[0]).Distinct();
+            throw new NextStepException($"freeze \"{prefix}\": no parameter of the model is named so (expected a module prefix such as {string.Join(", ", modules)})");
+        }
+        if (names.All(n => prefixes.Any(x => Under(n, x))))
+            throw new NextStepException($"freeze {string.Join(",", prefixes)}: every parameter would be frozen, nothing would train");
+        foreach (var (name, p) in model.named_parameters())
+            if (prefixes.Any(x => Under(name, x))) p.requires_grad = false;
     }
 
     /// <summary>The schedule: linear warm-up over <see cref="DefaultModelOptions.WarmupSteps"/>, then cosine from the peak rate down to 10 % of it as <paramref name="fraction"/> goes from 0 to 1.</summary>

@@ -198,21 +198,66 @@ public class DefaultModelRecipeTests
         Assert.Throws<NextStepException>(() => new WeightAverage(layer, 1.0));
     }
 
+    /// <summary>Writes the tiny config and the default model's tokenizer files to <paramref name="dir"/>.</summary>
+    private static (NextStepConfig Config, Qwen2Tokenizer Tokenizer) TinyFolder(string dir)
+    {
+        File.WriteAllText(Path.Combine(dir, "config.json"), DefaultModelRecipe.ConfigJson(Tiny).ToJsonString());
+        foreach (var file in new[] { "tokenizer.json", "tokenizer_config.json" })
+            File.Copy(Path.Combine(global::NextStep.Pipeline.DefaultModel.PathOrNull()!, file), Path.Combine(dir, file));
+        return (NextStepConfig.Load(Path.Combine(dir, "config.json")), Qwen2Tokenizer.Load(dir));
+    }
+
+    /// <summary>Eight scenes with fixed latents near a common value: a run of a few dozen steps must start fitting them.</summary>
+    private static LatentDataset EightScenes()
+    {
+        var captions = Enumerable.Range(0, 8).Select(i => ShapesDataset.Scene(1, i, ShapesSplit.Train).Caption).ToList();
+        torch.manual_seed(5);
+        return new LatentDataset(captions, torch.randn(8, 16, 8, 8) * 0.1 + 0.8, torch.full(8, 16, 8, 8, 0.01f));
+    }
+
+    [Fact]
+    public void FrozenPrefixesKeepTheirWeightsWhileTheHeadTrains()
+    {
+        var dir = Directory.CreateTempSubdirectory("default-model-").FullName;
+        try
+        {
+            var (config, tokenizer) = TinyFolder(dir);
+            using var data = EightScenes();
+            using var model = DefaultModelRecipe.Initialise(config, seed: 3);
+            var before = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());
+            string[] frozen = ["embed_tokens", "layers", "norm", "lm_head", "image_in_projector"];
+            var run = DefaultModelRecipe.Train(model, tokenizer, VaeTrainer.SmallConfig, data,
+                new DefaultModelOptions { Steps = 30, BatchSize = 8, LearningRate = 3e-3, WarmupSteps = 5, Seed = 1, Freeze = frozen });
+            foreach (var (name, p) in model.named_parameters())
+            {
+                bool isFrozen = frozen.Any(f => name.StartsWith(f + ".", StringComparison.Ordinal));
+                bool same = before[name].allclose(p, 0, 0);
+                // Zero-initialised gates may stay zero for a step or two, but every head weight matrix moves in 30 steps.
+                if (isFrozen) Assert.True(same, $"{name} is frozen but changed");
+                else if (name.EndsWith(".weight") && !name.Contains("adaLN") && !name.Contains("final_layer")) Assert.False(same, $"{name} should train");
+            }
+            Assert.Contains(model.named_parameters(), p => p.name.StartsWith("image_head.") && !before[p.name].allclose(p.parameter, 0, 0));
+            double first = run.Losses.Take(5).Average(l => l.Image), last = run.Losses.TakeLast(5).Average(l => l.Image);
+            Assert.True(last < first, $"flow-matching loss went from {first:F4} to {last:F4} with only the head training");
+
+            var unknown = Assert.Throws<NextStepException>(() => DefaultModelRecipe.FreezeParameters(model, ["layer"]));
+            Assert.Contains("\"layer\"", unknown.Message);
+            Assert.Contains("layers", unknown.Message);
+            var all = model.named_parameters().Select(p => p.name.Split('.')[0]).Distinct().ToList();
+            Assert.Contains("nothing would train", Assert.Throws<NextStepException>(() => DefaultModelRecipe.FreezeParameters(model, all)).Message);
+            foreach (var t in before.Values) t.Dispose();
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
     [Fact]
     public void ShortRunLowersTheLossAndSavesALoadableModel()
     {
         var dir = Directory.CreateTempSubdirectory("default-model-").FullName;
         try
         {
-            File.WriteAllText(Path.Combine(dir, "config.json"), DefaultModelRecipe.ConfigJson(Tiny).ToJsonString());
-            foreach (var file in new[] { "tokenizer.json", "tokenizer_config.json" })
-                File.Copy(Path.Combine(global::NextStep.Pipeline.DefaultModel.PathOrNull()!, file), Path.Combine(dir, file));
-            var config = NextStepConfig.Load(Path.Combine(dir, "config.json"));
-            var tokenizer = Qwen2Tokenizer.Load(dir);
-            // Eight scenes with fixed latents near a common value: a run of a few dozen steps must start fitting them.
-            var captions = Enumerable.Range(0, 8).Select(i => ShapesDataset.Scene(1, i, ShapesSplit.Train).Caption).ToList();
-            torch.manual_seed(5);
-            using var data = new LatentDataset(captions, torch.randn(8, 16, 8, 8) * 0.1 + 0.8, torch.full(8, 16, 8, 8, 0.01f));
+            var (config, tokenizer) = TinyFolder(dir);
+            using var data = EightScenes();
             var vae = VaeTrainer.SmallConfig;
             using var model = DefaultModelRecipe.Initialise(config, seed: 3);
             int saves = 0;
