@@ -44,6 +44,12 @@ public sealed record NextStepConfig
     public int FmHeadBatchMul { get; init; } = 4;
     public double LmLossWeight { get; init; } = 0.01;
     public double ImLossWeight { get; init; } = 1.0;
+    /// <summary>
+    /// Training only (official <c>noise_strength</c>, default 0 = off): Gaussian noise added to the teacher-forced input
+    /// latents, its standard deviation rising linearly from 0 to this value over the latent pixels in raster order;
+    /// flow-matching targets stay clean. Inference ignores it.
+    /// </summary>
+    public double NoiseStrength { get; init; }
     public bool UseGenPosEmbed { get; init; }
     public string? VaeNameOrPath { get; init; }
     public string? TorchDtype { get; init; }
@@ -92,6 +98,7 @@ public sealed record NextStepConfig
             FmHeadBatchMul = j.Int("fm_head_batch_mul", 4),
             LmLossWeight = j.Double("lm_loss_weight", 0.01),
             ImLossWeight = j.Double("im_loss_weight", j.Double("image_loss_weight", 1.0)),
+            NoiseStrength = j.Double("noise_strength", 0.0),
             UseGenPosEmbed = j.Bool("use_gen_pos_embed", false),
             VaeNameOrPath = j.StringOrNull("vae_name_or_path"),
             TorchDtype = j.StringOrNull("torch_dtype"),
@@ -108,6 +115,8 @@ public sealed record NextStepConfig
         Positive("head_dim", HeadDim); Positive("intermediate_size", IntermediateSize); Positive("vocab_size", VocabSize);
         Positive("latent_channels", LatentChannels); Positive("latent_patch_size", LatentPatchSize);
         Positive("fm_head_dim", FmHeadDim); Positive("fm_head_layers", FmHeadLayers);
+        if (!(NoiseStrength >= 0) || double.IsInfinity(NoiseStrength))
+            throw new NextStepException($"{path}: \"noise_strength\" must be a finite number >= 0, found {NoiseStrength}");
         if (NumAttentionHeads % NumKeyValueHeads != 0)
             throw new NextStepException($"{path}: num_attention_heads ({NumAttentionHeads}) must be a multiple of num_key_value_heads ({NumKeyValueHeads})");
         if (HeadDim % 2 != 0) throw new NextStepException($"{path}: head_dim must be even for RoPE, found {HeadDim}");

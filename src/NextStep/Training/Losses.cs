@@ -92,6 +92,29 @@ public static class Losses
         return result;
     }
 
+    /// <summary>
+    /// The official optional input noise (<c>noise_strength</c>): each latent [C, H, W] gets ε·s_p with ε ~ N(0, 1) and
+    /// s_p rising linearly from 0 to <paramref name="strength"/> over the H·W latent pixels in raster order. Latents of
+    /// one shape are drawn in one call (as the official code does for a batch tensor), others one by one (its list case).
+    /// </summary>
+    public static IReadOnlyList<Tensor> InputNoise(IReadOnlyList<Tensor> latents, double strength, Generator? generator = null)
+    {
+        if (strength == 0 || latents.Count == 0) return latents;
+        using var scope = NewDisposeScope();
+        Tensor Ramp(Tensor z) => linspace(0, strength, z.shape[1] * z.shape[2], z.dtype, z.device).view(1, z.shape[1], z.shape[2]);
+        Tensor[] noisy;
+        if (latents.All(z => z.shape.SequenceEqual(latents[0].shape)))
+        {
+            var stacked = stack(latents.ToArray(), 0);
+            var eps = randn(stacked.shape, stacked.dtype, stacked.device, generator: generator);
+            noisy = (stacked + eps * Ramp(latents[0])).unbind(0);
+        }
+        else
+            noisy = latents.Select(z => z + randn(z.shape, z.dtype, z.device, generator: generator) * Ramp(z)).ToArray();
+        foreach (var z in noisy) z.MoveToOuterDisposeScope();
+        return noisy;
+    }
+
     /// <summary>loss = lmWeight·CE + imWeight·FM.</summary>
     public static TrainingLoss Total(Tensor lmLoss, FlowMatchingResult fm, double lmWeight, double imWeight) =>
         new(lmLoss * lmWeight + fm.Loss * imWeight, lmLoss, fm.Loss, fm);

@@ -14,7 +14,8 @@ public static class Objective
 {
     /// <summary>
     /// Computes the official loss of <paramref name="batch"/>; <paramref name="hidden"/> receives the final-normed hidden
-    /// states [B, L, H]. Flow-matching draws are injected, or drawn from <paramref name="generator"/> (default: torch's global one).
+    /// states [B, L, H]. Flow-matching draws are injected, or drawn from <paramref name="generator"/> (default: torch's global one),
+    /// as is the input-latent noise when the config's <c>noise_strength</c> is above 0 (drawn first, as in the official forward).
     /// </summary>
     public static TrainingLoss Compute(NextStepModel model, TrainingBatch batch, out Tensor hidden, FlowMatchingDraws? draws = null,
         Generator? generator = null, double? lmLossWeight = null, double? imageLossWeight = null)
@@ -22,7 +23,11 @@ public static class Objective
         var c = model.Config;
         using var scope = NewDisposeScope();
         var tokens = batch.Latents.Select(z => model.Patchify(z.unsqueeze(0)).squeeze(0)).ToList();
-        var embeds = model.Embed(batch.InputIds, tokens.Count == 0 ? null : cat(tokens.ToArray(), 0));
+        // The backbone reads (optionally noised) input latents; the flow-matching targets stay clean.
+        var inputs = c.NoiseStrength > 0
+            ? Losses.InputNoise(batch.Latents, c.NoiseStrength, generator).Select(z => model.Patchify(z.unsqueeze(0)).squeeze(0)).ToList()
+            : tokens;
+        var embeds = model.Embed(batch.InputIds, inputs.Count == 0 ? null : cat(inputs.ToArray(), 0));
         var h = model.Forward(embeds, null, null);
         var mask = Losses.FmConditionMask(batch.InputIds, c.ImagePlaceholderId);
         var ce = Losses.TextCrossEntropy(h, batch.Labels, mask, model.Logits);
