@@ -58,7 +58,8 @@ public sealed class ResBlock : nn.Module<Tensor, Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var m = Modulation(y);
-        return Modulated(x, m[0], m[1] + 1, m[2]).MoveToOuterDisposeScope();
+        using TorchSharp.Scalar one = 1; // held, not left to the finalizer while libtorch reads it (see AdamW.Update)
+        return Modulated(x, m[0], m[1] + one, m[2]).MoveToOuterDisposeScope();
     }
 
     /// <summary>(shift, scale, gate) = chunks of Linear(SiLU(y)); they depend only on (t, c).</summary>
@@ -92,7 +93,8 @@ public sealed class FinalLayer : nn.Module<Tensor, Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var m = Modulation(y);
-        return Modulated(x, m[0], m[1] + 1).MoveToOuterDisposeScope();
+        using TorchSharp.Scalar one = 1; // held while libtorch reads it (see AdamW.Update)
+        return Modulated(x, m[0], m[1] + one).MoveToOuterDisposeScope();
     }
 
     /// <summary>(shift, scale) = chunks of Linear(SiLU(y)).</summary>

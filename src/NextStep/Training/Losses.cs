@@ -41,7 +41,10 @@ public static class Losses
         var logits = lmHead(states).to_type(ScalarType.Float32);
         using Scalar ignored = IgnoreIndex; // held until the call returns (see AdamW.Update)
         if (targets.ne(ignored).sum().item<long>() == 0)
-            return (logits.sum() * 0).MoveToOuterDisposeScope();
+        {
+            using Scalar zero = 0;
+            return (logits.sum() * zero).MoveToOuterDisposeScope();
+        }
         return cross_entropy(logits, targets, ignore_index: IgnoreIndex).MoveToOuterDisposeScope();
     }
 
@@ -83,7 +86,8 @@ public static class Losses
             throw new NextStepException($"flow matching: injected noise [{string.Join(",", noise.shape)}] / u [{string.Join(",", u.shape)}] do not fit {rows} rows of width {target.shape[1]}");
         var t = torch.sigmoid(u).to_type(target.dtype);
         var tColumn = t.unsqueeze(1);
-        var xt = tColumn * target + (1 - tColumn) * noise;
+        using Scalar one = 1; // held while libtorch reads it (see AdamW.Update)
+        var xt = tColumn * target + (one - tColumn) * noise;
         var vPred = velocityNet(xt, t, cond);
         var rowLoss = (vPred.to_type(ScalarType.Float32) - (target - noise).to_type(ScalarType.Float32)).square().mean([-1]);
         var loss = rowLoss.mean();
