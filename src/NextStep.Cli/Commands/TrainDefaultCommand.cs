@@ -99,7 +99,7 @@ public static class TrainDefaultCommand
 
             using var model = p.GetValue(init) is { } from ? NextStepModel.Load(from) : DefaultModelRecipe.Initialise(config, p.GetValue(seed));
             stdout.WriteLine($"model: {model.parameters().Sum(t => t.numel()):N0} parameters");
-            if (model.Config.NoiseStrength > 0) stdout.WriteLine($"input noise: noise_strength {model.Config.NoiseStrength} (config.json); the fm loss is on noised input latents");
+            if (Objective.InputNoiseNote(model.Config) is { } noise) stdout.WriteLine(noise);
             var options = defaults with
             {
                 Steps = p.GetValue(steps), MaxMinutes = p.GetValue(minutes), BatchSize = p.GetValue(batch), LearningRate = p.GetValue(lr),

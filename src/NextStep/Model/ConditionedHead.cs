@@ -35,10 +35,10 @@ public sealed class ConditionedHead : IDisposable
         foreach (var block in net.Blocks)
         {
             var m = block.Modulation(y);
-            _blocks.Add([Rows(m[0], n, r), Rows(m[1] + 1, n, r), Rows(m[2], n, r)]);
+            _blocks.Add([Rows(m[0], n, r), Rows(m[1], n, r), Rows(m[2], n, r)]);
         }
         var f = net.Final.Modulation(y);
-        _final = [Rows(f[0], n, r), Rows(f[1] + 1, n, r)];
+        _final = [Rows(f[0], n, r), Rows(f[1], n, r)];
     }
 
     /// <summary>[N·R, W] → [N, R, W], owned by this object (not by the caller's dispose scope).</summary>

@@ -39,6 +39,17 @@ public sealed class TimestepEmbedder : nn.Module<Tensor, Tensor>
     }
 }
 
+/// <summary>The adaLN chunks (shift, scale, …) with the scale replaced by 1 + scale, as both head layers use it.</summary>
+internal static class AdaLN
+{
+    public static Tensor[] ScalePlusOne(Tensor[] chunks)
+    {
+        using TorchSharp.Scalar one = 1; // held, not left to the finalizer while libtorch reads it (see AdamW.Update)
+        chunks[1] = chunks[1] + one;
+        return chunks;
+    }
+}
+
 /// <summary>x + gate · MLP(LN(x)·(1+scale) + shift), with (shift, scale, gate) = Linear(SiLU(y)).</summary>
 public sealed class ResBlock : nn.Module<Tensor, Tensor, Tensor>
 {
@@ -58,12 +69,11 @@ public sealed class ResBlock : nn.Module<Tensor, Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var m = Modulation(y);
-        using TorchSharp.Scalar one = 1; // held, not left to the finalizer while libtorch reads it (see AdamW.Update)
-        return Modulated(x, m[0], m[1] + one, m[2]).MoveToOuterDisposeScope();
+        return Modulated(x, m[0], m[1], m[2]).MoveToOuterDisposeScope();
     }
 
-    /// <summary>(shift, scale, gate) = chunks of Linear(SiLU(y)); they depend only on (t, c).</summary>
-    public Tensor[] Modulation(Tensor y) => adaLN_modulation.forward(y).chunk(3, -1);
+    /// <summary>(shift, 1 + scale, gate) from the chunks of Linear(SiLU(y)); they depend only on (t, c).</summary>
+    public Tensor[] Modulation(Tensor y) => AdaLN.ScalePlusOne(adaLN_modulation.forward(y).chunk(3, -1));
 
     /// <summary>x + gate · MLP(LN(x)·scalePlusOne + shift).</summary>
     public Tensor Modulated(Tensor x, Tensor shift, Tensor scalePlusOne, Tensor gate)
@@ -93,12 +103,11 @@ public sealed class FinalLayer : nn.Module<Tensor, Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var m = Modulation(y);
-        using TorchSharp.Scalar one = 1; // held while libtorch reads it (see AdamW.Update)
-        return Modulated(x, m[0], m[1] + one).MoveToOuterDisposeScope();
+        return Modulated(x, m[0], m[1]).MoveToOuterDisposeScope();
     }
 
-    /// <summary>(shift, scale) = chunks of Linear(SiLU(y)).</summary>
-    public Tensor[] Modulation(Tensor y) => adaLN_modulation.forward(y).chunk(2, -1);
+    /// <summary>(shift, 1 + scale) from the chunks of Linear(SiLU(y)).</summary>
+    public Tensor[] Modulation(Tensor y) => AdaLN.ScalePlusOne(adaLN_modulation.forward(y).chunk(2, -1));
 
     /// <summary>Linear(LN(x)·scalePlusOne + shift).</summary>
     public Tensor Modulated(Tensor x, Tensor shift, Tensor scalePlusOne)

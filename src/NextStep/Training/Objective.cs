@@ -1,3 +1,4 @@
+using NextStep.Config;
 using NextStep.Model;
 using static TorchSharp.torch;
 
@@ -12,6 +13,10 @@ public sealed record TrainingBatch(Tensor InputIds, Tensor Labels, IReadOnlyList
 /// <summary>The training forward of <see cref="NextStepModel"/>: embeddings with projected image tokens, the causal backbone over the whole packed row, then <see cref="Losses"/>.</summary>
 public static class Objective
 {
+    /// <summary>The log line that says the config noises the input latents (official <c>noise_strength</c>), or null when it does not.</summary>
+    public static string? InputNoiseNote(NextStepConfig c) =>
+        c.NoiseStrength > 0 ? $"input noise: noise_strength {c.NoiseStrength} (config.json); the image loss is on noised input latents" : null;
+
     /// <summary>
     /// Computes the official loss of <paramref name="batch"/>; <paramref name="hidden"/> receives the final-normed hidden
     /// states [B, L, H]. Flow-matching draws are injected, or drawn from <paramref name="generator"/> (default: torch's global one),

@@ -79,7 +79,7 @@ public sealed class Trainer
 
         double shift = _o.LatentShift ?? vae.Config.ShiftFactor, scale = _o.LatentScale ?? vae.Config.ScalingFactor;
         _log($"model: {c.NumHiddenLayers} layers, hidden {c.HiddenSize}, {groups.Sum(g => g.Parameters.Sum(p => p.Value.numel())):N0} parameters; rows of {rowLength} tokens × {_o.BatchSize}, accumulation {_o.GradAccum}");
-        if (c.NoiseStrength > 0) _log($"input noise: noise_strength {c.NoiseStrength} (config.json); the image loss is on noised input latents");
+        if (Objective.InputNoiseNote(c) is { } noise) _log(noise);
         var losses = new List<double>();
         string last = "";
         var clock = Stopwatch.StartNew();
