@@ -14,7 +14,8 @@ public static class PixelTensors
     {
         if (u8.dtype != ScalarType.Byte) throw new NextStepException($"image tensor has dtype {u8.dtype}, expected uint8");
         using var f = u8.to_type(ScalarType.Float32);
-        using var unit = f / 255;
+        using Scalar levels = 255; // held until the call returns (see AdamW.Update)
+        using var unit = f / levels;
         return FromUnit(unit);
     }
 
@@ -22,8 +23,9 @@ public static class PixelTensors
     public static Tensor FromUnit(Tensor unit)
     {
         using var f = unit.to_type(ScalarType.Float32);
-        using var centered = f - 0.5;
-        return centered / 0.5;
+        using Scalar half = 0.5; // held until the calls return (see AdamW.Update)
+        using var centered = f - half;
+        return centered / half;
     }
 
     /// <summary>
@@ -33,11 +35,11 @@ public static class PixelTensors
     public static Tensor ToUInt8(Tensor image)
     {
         using var f = image.to(ScalarType.Float32, CPU);
-        using var half = f / 2;
-        using var shifted = half + 0.5;
-        using Scalar low = 0.0, high = 1.0; // held until the calls return (see AdamW.Update)
+        using Scalar two = 2, middle = 0.5, low = 0.0, high = 1.0, levels = 255; // held until the calls return (see AdamW.Update)
+        using var half = f / two;
+        using var shifted = half + middle;
         using var clamped = shifted.clamp(low, high);
-        using var scaled = clamped * 255;
+        using var scaled = clamped * levels;
         using var rounded = scaled.round();
         return rounded.to_type(ScalarType.Byte);
     }

@@ -129,13 +129,14 @@ public sealed class AutoencoderKL : nn.Module
         CheckInput(pixels, Config.InChannels, DownFactor * Config.Psz, "image");
         var (mean, logvar) = Moments(pixels);
         using var noise = randn_like(mean);
-        using var half = logvar * 0.5;
+        using Scalar halfScale = 0.5, noiseScale = latentNoise; // held until the calls return (see AdamW.Update)
+        using var half = logvar * halfScale;
         using var std = half.exp();
         using var scaledNoise = std * noise;
         using var posterior = mean + scaledNoise;
         if (latentNoise <= 0) return (_decoder.call(posterior), mean, logvar);
         // NextStep's tokenizer recipe: z' = z + α·ε with α ~ U[0, γ] per image, so the decoder tolerates imperfect latents.
-        using var alpha = rand(new long[] { mean.shape[0], 1, 1, 1 }, mean.dtype, mean.device) * latentNoise;
+        using var alpha = rand(new long[] { mean.shape[0], 1, 1, 1 }, mean.dtype, mean.device) * noiseScale;
         using var extra = randn_like(mean) * alpha;
         using var sample = posterior + extra;
         return (_decoder.call(sample), mean, logvar);
@@ -214,7 +215,8 @@ public sealed class AutoencoderKL : nn.Module
             using var scaled = zeroStd * noise;
             return mean + scaled;
         }
-        using var half = logvar * 0.5;
+        using Scalar halfScale = 0.5; // held until the call returns (see AdamW.Update)
+        using var half = logvar * halfScale;
         using var std = half.exp();
         using var scaledNoise = std * noise;
         return mean + scaledNoise;
@@ -235,15 +237,17 @@ public sealed class AutoencoderKL : nn.Module
     /// <summary>Posterior sample → model latent: (x − shift_factor) · scaling_factor.</summary>
     public Tensor NormalizeLatents(Tensor sample)
     {
-        using var shifted = sample - Config.ShiftFactor;
-        return shifted * Config.ScalingFactor;
+        using Scalar shift = Config.ShiftFactor, scale = Config.ScalingFactor; // held until the calls return (see AdamW.Update)
+        using var shifted = sample - shift;
+        return shifted * scale;
     }
 
     /// <summary>Model latent → decoder input: x / scaling_factor + shift_factor.</summary>
     public Tensor DenormalizeLatents(Tensor latents)
     {
-        using var scaled = latents / Config.ScalingFactor;
-        return scaled + Config.ShiftFactor;
+        using Scalar shift = Config.ShiftFactor, scale = Config.ScalingFactor; // held until the calls return (see AdamW.Update)
+        using var scaled = latents / scale;
+        return scaled + shift;
     }
 
     /// <summary>LayerNorm (no affine, eps 1e-6) over the z·psz² values of every psz×psz patch of the mean.</summary>

@@ -25,8 +25,8 @@ public sealed class TimestepEmbedder : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         const int half = FrequencyDim / 2;
-        using Scalar rate = -Math.Log(MaxPeriod), count = half; // held until the calls return (see AdamW.Update)
-        var freqs = arange(0, half, ScalarType.Float32, t.device).mul(rate).div(count).exp();
+        using Scalar zero = 0, rate = -Math.Log(MaxPeriod), count = half; // held until the calls return (see AdamW.Update)
+        var freqs = arange(zero, count, ScalarType.Float32, t.device).mul(rate).div(count).exp();
         var args = t.to_type(ScalarType.Float32).unsqueeze(1) * freqs.unsqueeze(0);
         return cat([args.cos(), args.sin()], -1).MoveToOuterDisposeScope();
     }

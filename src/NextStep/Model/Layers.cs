@@ -150,7 +150,8 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var x32 = x.to_type(ScalarType.Float32);
         var variance = x32.square().mean([-1], keepdim: true);
-        var normed = (x32 * (variance + _eps).rsqrt()).to_type(x.dtype);
+        using Scalar eps = _eps; // held until the call returns (see AdamW.Update)
+        var normed = (x32 * (variance + eps).rsqrt()).to_type(x.dtype);
         return (weight * normed).MoveToOuterDisposeScope();
     }
 }

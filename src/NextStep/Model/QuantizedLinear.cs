@@ -23,8 +23,8 @@ public static class QuantizedLinear
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var w = weight.to_type(ScalarType.Float32);
-        using TorchSharp.Scalar tiny = 1e-12, low = -127, high = 127; // held until the calls return (see AdamW.Update)
-        var scale = (w.abs().amax([1], keepdim: true) / 127.0).clamp_min(tiny);
+        using TorchSharp.Scalar tiny = 1e-12, low = -127, high = 127, levels = 127.0; // held until the calls return (see AdamW.Update)
+        var scale = (w.abs().amax([1], keepdim: true) / levels).clamp_min(tiny);
         var q = w.div(scale).round().clamp(low, high).to_type(ScalarType.Int8);
         return (q.MoveToOuterDisposeScope(), scale.squeeze(1).MoveToOuterDisposeScope());
     }

@@ -28,8 +28,8 @@ public sealed class RotaryEmbedding
     /// <param name="roundTo">dtype the float32 inverse frequencies are rounded through (Float32 = none)</param>
     public RotaryEmbedding(int headDim, double theta, ScalarType roundTo, Device device)
     {
-        using Scalar width = headDim; // held until the call returns (see AdamW.Update)
-        using var exponent = arange(0, headDim, 2, ScalarType.Int64).to_type(ScalarType.Float32).div(width);
+        using Scalar zero = 0, width = headDim, two = 2; // held until the calls return (see AdamW.Update)
+        using var exponent = arange(zero, width, two, ScalarType.Int64).to_type(ScalarType.Float32).div(width);
         using var basis = tensor((float)theta);
         using var inv = basis.pow(exponent).reciprocal();
         using var rounded = inv.to_type(roundTo).to_type(ScalarType.Float32);
@@ -43,7 +43,8 @@ public sealed class RotaryEmbedding
     public (Tensor Cos, Tensor Sin) Table(long start, long count, ScalarType dtype)
     {
         using var scope = NewDisposeScope();
-        var positions = arange(start, start + count, ScalarType.Float32, _invFreq.device);
+        using Scalar first = start, end = start + count; // held until the call returns (see AdamW.Update)
+        var positions = arange(first, end, ScalarType.Float32, _invFreq.device);
         var angles = positions.unsqueeze(1) * _invFreq.unsqueeze(0);
         var emb = cat([angles, angles], -1);
         return (emb.cos().to_type(dtype).MoveToOuterDisposeScope(), emb.sin().to_type(dtype).MoveToOuterDisposeScope());
@@ -208,8 +209,9 @@ public abstract class Qwen2Decoder : nn.Module
     private Tensor AdditiveMask(Tensor keyValid, int past, long t, int groups)
     {
         long b = keyValid.shape[0], s = keyValid.shape[1];
-        var queries = arange(past, past + t, ScalarType.Int64, Device).unsqueeze(1);
-        var keys = arange(0, s, ScalarType.Int64, Device).unsqueeze(0);
+        using Scalar first = past, end = past + t, zero = 0, slots = s; // held until the calls return (see AdamW.Update)
+        var queries = arange(first, end, ScalarType.Int64, Device).unsqueeze(1);
+        var keys = arange(zero, slots, ScalarType.Int64, Device).unsqueeze(0);
         var allowed = keys.le(queries).unsqueeze(0).unsqueeze(0).logical_and(keyValid.unsqueeze(1).unsqueeze(1));
         // The fill value is a Scalar held by this variable until the call has returned: passed as a temporary, the
         // finalizer may free its native object while libtorch still reads it (a long training run died with

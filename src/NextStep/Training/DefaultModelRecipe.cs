@@ -223,7 +223,8 @@ public static class DefaultModelRecipe
             var pixels = VaeTrainer.ScenePixels(scenes, vae.Config.Resolution);
             var (mean, logvar) = vae.EncodeMoments(pixels);
             means.Add(mean.MoveToOuterDisposeScope());
-            stds.Add((logvar * 0.5).exp().MoveToOuterDisposeScope());
+            using Scalar half = 0.5; // held until the call returns (see AdamW.Update)
+            stds.Add((logvar * half).exp().MoveToOuterDisposeScope());
             captions.AddRange(scenes.Select(s => s.Caption));
             progress?.Invoke(start + n);
         }
@@ -270,7 +271,8 @@ public static class DefaultModelRecipe
             var index = tensor(picks.Select(i => (long)i).ToArray());
             var mean = data.Mean.index_select(0, index);
             var std = data.Std.index_select(0, index);
-            var latents = ((mean + std * randn_like(mean)) - vae.ShiftFactor) * vae.ScalingFactor;
+            using Scalar shift = vae.ShiftFactor, scale = vae.ScalingFactor; // held until the calls return (see AdamW.Update)
+            var latents = ((mean + std * randn_like(mean)) - shift) * scale;
             var batch = new TrainingBatch(tensor(ids), tensor(labels), latents.unbind(0), Enumerable.Repeat(true, picks.Length).ToList());
 
             adam.ZeroGrad();

@@ -120,6 +120,9 @@ public static class Losses
     }
 
     /// <summary>loss = lmWeight·CE + imWeight·FM.</summary>
-    public static TrainingLoss Total(Tensor lmLoss, FlowMatchingResult fm, double lmWeight, double imWeight) =>
-        new(lmLoss * lmWeight + fm.Loss * imWeight, lmLoss, fm.Loss, fm);
+    public static TrainingLoss Total(Tensor lmLoss, FlowMatchingResult fm, double lmWeight, double imWeight)
+    {
+        using Scalar lm = lmWeight, im = imWeight; // held until the calls return (see AdamW.Update)
+        return new(lmLoss * lm + fm.Loss * im, lmLoss, fm.Loss, fm);
+    }
 }

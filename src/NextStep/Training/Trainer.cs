@@ -97,7 +97,8 @@ public sealed class Trainer
                 var result = Objective.Compute(model, batch, out _, generator: generator);
                 double value = result.Loss.item<float>();
                 if (!double.IsFinite(value)) throw new NextStepException($"the loss is {value} at step {step + 1} (NaN or infinite); lower --lr or check the data");
-                (result.Loss / _o.GradAccum).backward();
+                using (Scalar accum = _o.GradAccum) // held until the call returns (see AdamW.Update)
+                    (result.Loss / accum).backward();
                 loss += value / _o.GradAccum; lm += result.LmLoss.item<float>() / _o.GradAccum; img += result.ImageLoss.item<float>() / _o.GradAccum;
             }
             Objective.ClearPaddingGradient(model);
@@ -247,7 +248,8 @@ public sealed class Trainer
         var mean = stack(packed.Images.Select(i => means[i]).ToArray());
         var logvar = stack(packed.Images.Select(i => logvars[i]).ToArray());
         var noise = randn(mean.shape, generator: generator);
-        var latents = (vae.SamplePosterior(mean, logvar, noise) - shift) * scale;
+        using Scalar shiftBy = shift, scaleBy = scale; // held until the calls return (see AdamW.Update)
+        var latents = (vae.SamplePosterior(mean, logvar, noise) - shiftBy) * scaleBy;
         return new TrainingBatch(ids, labels, latents.unbind(0), packed.ImageFilteredIdx);
     }
 

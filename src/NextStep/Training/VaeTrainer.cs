@@ -135,12 +135,13 @@ public static class VaeTrainer
                 // background-only reconstruction. MSE + L1 (sharper edges), ×ForegroundWeight where a pixel differs from
                 // its image's background (the top-left pixel).
                 using var background = pixels[.., .., 0..1, 0..1];
-                using Scalar threshold = 0.1; // held until the calls return (see AdamW.Update)
+                // Every Scalar is held until the calls return (see AdamW.Update).
+                using Scalar threshold = 0.1, one = 1, half = 0.5, extra = options.ForegroundWeight - 1, klWeight = options.KlWeight;
                 var foreground = Dilate((pixels - background).abs().sum([1], keepdim: true).gt(threshold).to_type(ScalarType.Float32), options.ForegroundDilation);
-                var weight = foreground * (options.ForegroundWeight - 1) + 1;
+                var weight = foreground * extra + one;
                 var rec = ((error.square() + error.abs()) * weight).mean();
-                var kl = (mean.square() + logvar.exp() - 1 - logvar).mean() * 0.5;
-                var loss = rec + kl * options.KlWeight;
+                var kl = (mean.square() + logvar.exp() - one - logvar).mean() * half;
+                var loss = rec + kl * klWeight;
                 adam.zero_grad();
                 loss.backward();
                 adam.step();
