@@ -129,12 +129,11 @@ public sealed class AutoencoderKL : nn.Module
         CheckInput(pixels, Config.InChannels, DownFactor * Config.Psz, "image");
         var (mean, logvar) = Moments(pixels);
         using var noise = randn_like(mean);
-        using Scalar halfScale = 0.5, noiseScale = latentNoise; // held until the calls return (see AdamW.Update)
-        using var half = logvar * halfScale;
-        using var std = half.exp();
+        using var std = PosteriorStd(logvar);
         using var scaledNoise = std * noise;
         using var posterior = mean + scaledNoise;
         if (latentNoise <= 0) return (_decoder.call(posterior), mean, logvar);
+        using Scalar noiseScale = latentNoise; // held until the call returns (see AdamW.Update)
         // NextStep's tokenizer recipe: z' = z + α·ε with α ~ U[0, γ] per image, so the decoder tolerates imperfect latents.
         using var alpha = rand(new long[] { mean.shape[0], 1, 1, 1 }, mean.dtype, mean.device) * noiseScale;
         using var extra = randn_like(mean) * alpha;
@@ -215,11 +214,17 @@ public sealed class AutoencoderKL : nn.Module
             using var scaled = zeroStd * noise;
             return mean + scaled;
         }
-        using Scalar halfScale = 0.5; // held until the call returns (see AdamW.Update)
-        using var half = logvar * halfScale;
-        using var std = half.exp();
+        using var std = PosteriorStd(logvar);
         using var scaledNoise = std * noise;
         return mean + scaledNoise;
+    }
+
+    /// <summary>The posterior's standard deviation exp(logvar / 2).</summary>
+    public static Tensor PosteriorStd(Tensor logvar)
+    {
+        using Scalar halfScale = 0.5; // held until the call returns (see AdamW.Update)
+        using var half = logvar * halfScale;
+        return half.exp();
     }
 
     /// <summary>Encodes and draws the posterior sample with one <c>randn</c> of the mean's shape, dtype and device.</summary>
@@ -235,9 +240,12 @@ public sealed class AutoencoderKL : nn.Module
     }
 
     /// <summary>Posterior sample → model latent: (x − shift_factor) · scaling_factor.</summary>
-    public Tensor NormalizeLatents(Tensor sample)
+    public Tensor NormalizeLatents(Tensor sample) => NormalizeLatents(sample, Config.ShiftFactor, Config.ScalingFactor);
+
+    /// <summary>(x − shiftFactor) · scalingFactor with the given factors (training can override the config's).</summary>
+    public static Tensor NormalizeLatents(Tensor sample, double shiftFactor, double scalingFactor)
     {
-        using Scalar shift = Config.ShiftFactor, scale = Config.ScalingFactor; // held until the calls return (see AdamW.Update)
+        using Scalar shift = shiftFactor, scale = scalingFactor; // held until the calls return (see AdamW.Update)
         using var shifted = sample - shift;
         return shifted * scale;
     }

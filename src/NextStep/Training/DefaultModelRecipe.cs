@@ -223,8 +223,7 @@ public static class DefaultModelRecipe
             var pixels = VaeTrainer.ScenePixels(scenes, vae.Config.Resolution);
             var (mean, logvar) = vae.EncodeMoments(pixels);
             means.Add(mean.MoveToOuterDisposeScope());
-            using Scalar half = 0.5; // held until the call returns (see AdamW.Update)
-            stds.Add((logvar * half).exp().MoveToOuterDisposeScope());
+            stds.Add(AutoencoderKL.PosteriorStd(logvar).MoveToOuterDisposeScope());
             captions.AddRange(scenes.Select(s => s.Caption));
             progress?.Invoke(start + n);
         }
@@ -271,8 +270,7 @@ public static class DefaultModelRecipe
             var index = tensor(picks.Select(i => (long)i).ToArray());
             var mean = data.Mean.index_select(0, index);
             var std = data.Std.index_select(0, index);
-            using Scalar shift = vae.ShiftFactor, scale = vae.ScalingFactor; // held until the calls return (see AdamW.Update)
-            var latents = ((mean + std * randn_like(mean)) - shift) * scale;
+            var latents = AutoencoderKL.NormalizeLatents(mean + std * randn_like(mean), vae.ShiftFactor, vae.ScalingFactor);
             var batch = new TrainingBatch(tensor(ids), tensor(labels), latents.unbind(0), Enumerable.Repeat(true, picks.Length).ToList());
 
             adam.ZeroGrad();

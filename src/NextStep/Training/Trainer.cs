@@ -248,8 +248,7 @@ public sealed class Trainer
         var mean = stack(packed.Images.Select(i => means[i]).ToArray());
         var logvar = stack(packed.Images.Select(i => logvars[i]).ToArray());
         var noise = randn(mean.shape, generator: generator);
-        using Scalar shiftBy = shift, scaleBy = scale; // held until the calls return (see AdamW.Update)
-        var latents = (vae.SamplePosterior(mean, logvar, noise) - shiftBy) * scaleBy;
+        var latents = AutoencoderKL.NormalizeLatents(vae.SamplePosterior(mean, logvar, noise), shift, scale);
         return new TrainingBatch(ids, labels, latents.unbind(0), packed.ImageFilteredIdx);
     }
 
