@@ -28,6 +28,7 @@ public static class CliApp
             RetokenizeCommand.Create(),
             GrowCommand.Create(),
             CastCommand.Create(),
+            AverageCommand.Create(),
             EvalCommand.Create(),
             ServeCommand.Create(),
             WorkerCommand.Create(),
