@@ -19,9 +19,10 @@ public static class ModelAverage
         foreach (var folder in modelFolders) ModelFolderCopy.CheckDistinct(folder, outFolder);
         ModelFolderCopy.ConfigPath(modelFolders[0]);
 
-        var checkpoints = modelFolders.Select(f => SafeTensorsCheckpoint.Open(f)).ToList();
+        var checkpoints = new List<SafeTensorsCheckpoint>();
         try
         {
+            foreach (var folder in modelFolders) checkpoints.Add(SafeTensorsCheckpoint.Open(folder));
             var first = checkpoints[0];
             var names = first.Names.Order(StringComparer.Ordinal).ToList();
             foreach (var other in checkpoints.Skip(1)) CheckSameTensors(first, other);

@@ -26,6 +26,7 @@ public class CliErrorTests
     [InlineData("score", "/nonexistent/x.png")]
     [InlineData("tokenize", "--model", "/nonexistent/model", "hello")]
     [InlineData("grow", "--model", "/nonexistent/model", "--out", "/nonexistent/grown", "--after", "1")]
+    [InlineData("average", "--model", "/nonexistent/a", "--model", "/nonexistent/b", "--out", "/nonexistent/mean")]
     public void MissingFilesAreOneLineErrors(params string[] args)
     {
         var (code, _, stderr) = CliRunner.Run(args);
