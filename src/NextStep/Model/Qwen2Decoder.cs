@@ -89,7 +89,7 @@ public sealed class Attention : nn.Module
         // stacked as [B, kv, groups·T, d] and attend to that head's keys; the mask is already [B, 1, groups·T, S].
         int groups = _heads / _kvHeads;
         var qg = q.reshape(b, _kvHeads, groups * t, _headDim);
-        var o = nn.functional.scaled_dot_product_attention(qg, k, v, mask).view(b, _heads, t, _headDim);
+        var o = nn.functional.scaled_dot_product_attention(qg, k, v, mask).reshape(b, _heads, t, _headDim); // a CUDA kernel may return it strided
         return o_proj.forward(o.transpose(1, 2).reshape(b, t, _heads * _headDim)).MoveToOuterDisposeScope();
     }
 }

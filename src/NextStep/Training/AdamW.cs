@@ -38,6 +38,7 @@ public sealed class AdamW : IDisposable
         // Scalar to its finalizer, which can free it while libtorch still reads it when another thread makes the GC
         // run (seen in parallel tests: "Expected false to be true" from Scalar::toFloat inside add_).
         using TorchSharp.Scalar beta2 = Beta2, vWeight = 1 - Beta2, bias2 = bias2Sqrt, eps = Eps, step = -stepSize;
+        Tensor? weight = null; // made on the first parameter's device; the dispose scope frees it
         foreach (var group in Groups)
         {
             using TorchSharp.Scalar keep = 1 - lr * group.WeightDecay;
@@ -47,7 +48,8 @@ public sealed class AdamW : IDisposable
                 if (grad is null) continue;
                 var (m, v) = State(p);
                 p.Value.mul_(keep);
-                m.lerp_(grad, 1 - Beta1); // a Tensor weight: the dispose scope holds it
+                weight ??= tensor(1 - Beta1, m.dtype, m.device); // lerp_ takes a tensor weight, on the parameter's device
+                m.lerp_(grad, weight);
                 v.mul_(beta2).addcmul_(grad, grad, vWeight);
                 using var root = v.sqrt();
                 using var denom = root.div_(bias2).add_(eps);

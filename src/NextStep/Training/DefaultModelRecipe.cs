@@ -190,10 +190,10 @@ public static class DefaultModelRecipe
     /// A freshly initialised model: linear and embedding weights N(0, 0.02), biases 0, norm weights 1; in the
     /// flow-matching head the adaLN modulations and the output layer start at zero (velocity 0), as in MAR/DiT.
     /// </summary>
-    public static NextStepModel Initialise(NextStepConfig config, long seed)
+    public static NextStepModel Initialise(NextStepConfig config, long seed, Device? device = null)
     {
         manual_seed(seed);
-        var model = new NextStepModel(config, NextStepLayout.FromConfig(config));
+        var model = new NextStepModel(config, NextStepLayout.FromConfig(config), device: device);
         using var _ = no_grad();
         foreach (var (name, p) in model.named_parameters())
         {
@@ -206,9 +206,10 @@ public static class DefaultModelRecipe
 
     /// <summary>
     /// Renders scenes first..first+count−1 of the Shapes train split (categories drawn by <paramref name="mix"/>, uniform when null) and encodes them with the VAE (posterior mean and std).
-    /// Small batches are faster here: at 64 images the full-resolution activations (64 MB each) are fresh memory maps
-    /// every batch, and 640 images took twice as long as at 8 (measured on a 2-core machine). The result does not
-    /// depend on the batch size (every norm is per image).
+    /// Small batches are faster on a CPU: at 64 images the full-resolution activations (64 MB each) are fresh memory maps
+    /// every batch, and 640 images took twice as long as at 8 (measured on a 2-core machine); a GPU wants hundreds. The
+    /// result does not depend on the batch size (every norm is per image). Scenes are drawn on all cores; the moments
+    /// come back on the CPU, wherever the VAE runs, so the cache can be written.
     /// </summary>
     public static LatentDataset EncodeShapes(AutoencoderKL vae, int dataSeed, int count, int batch = 8, Action<int>? progress = null, int first = 0, ShapesMix? mix = null)
     {
@@ -222,8 +223,8 @@ public static class DefaultModelRecipe
             var scenes = Enumerable.Range(first + start, n).Select(i => ShapesDataset.Scene(dataSeed, i, ShapesSplit.Train, mix)).ToList();
             var pixels = VaeTrainer.ScenePixels(scenes, vae.Config.Resolution);
             var (mean, logvar) = vae.EncodeMoments(pixels);
-            means.Add(mean.MoveToOuterDisposeScope());
-            stds.Add(AutoencoderKL.PosteriorStd(logvar).MoveToOuterDisposeScope());
+            means.Add(mean.cpu().MoveToOuterDisposeScope());
+            stds.Add(AutoencoderKL.PosteriorStd(logvar).cpu().MoveToOuterDisposeScope());
             captions.AddRange(scenes.Select(s => s.Caption));
             progress?.Invoke(start + n);
         }
@@ -237,8 +238,13 @@ public static class DefaultModelRecipe
         Action<int, IReadOnlyList<KeyValuePair<string, Tensor>>>? checkpoint = null)
     {
         var c = model.Config;
+        var device = model.Device;
         int grid = (int)data.Mean.shape[2] / c.LatentPatchSize;
         var builder = new SequenceBuilder(tokenizer, c.Boi, c.Eoi, c.ImagePlaceholderId);
+        // Each (image, caption-first or image-first) sequence is tokenized once; a GPU run draws thousands per second.
+        var sequences = new Dictionary<(int, bool), TokenizedSample<int>>();
+        TokenizedSample<int> Sequence(int i, bool imageFirst) => sequences.TryGetValue((i, imageFirst), out var s) ? s
+            : sequences[(i, imageFirst)] = builder.TextToImage(data.Captions[i], i, new TokenGrid(grid, grid), imageFirst);
         int pad = c.PadTokenId ?? c.EosTokenId ?? 0;
         var rng = new Random((int)options.Seed);
         manual_seed(options.Seed);
@@ -255,7 +261,7 @@ public static class DefaultModelRecipe
             if (fraction >= 1) break;
             using var scope = NewDisposeScope();
             var picks = Enumerable.Range(0, options.BatchSize).Select(_ => rng.Next(data.Captions.Count)).ToArray();
-            var samples = picks.Select(i => builder.TextToImage(data.Captions[i], i, new TokenGrid(grid, grid), rng.NextDouble() < options.CaptionDropout)).ToList();
+            var samples = picks.Select(i => Sequence(i, rng.NextDouble() < options.CaptionDropout)).ToList();
             int length = samples.Max(s => s.InputIds.Length);
             var ids = new long[options.BatchSize, length];
             var labels = new long[options.BatchSize, length];
@@ -267,11 +273,11 @@ public static class DefaultModelRecipe
                     labels[r, j] = real ? samples[r].Labels[j] : SequenceBuilder.IgnoreIndex;
                 }
             // A fresh posterior sample of every image, scaled as the pipeline expects: (z − shift) · scale.
-            var index = tensor(picks.Select(i => (long)i).ToArray());
+            var index = tensor(picks.Select(i => (long)i).ToArray()).to(data.Mean.device);
             var mean = data.Mean.index_select(0, index);
             var std = data.Std.index_select(0, index);
             var latents = AutoencoderKL.NormalizeLatents(mean + std * randn_like(mean), vae.ShiftFactor, vae.ScalingFactor);
-            var batch = new TrainingBatch(tensor(ids), tensor(labels), latents.unbind(0), Enumerable.Repeat(true, picks.Length).ToList());
+            var batch = new TrainingBatch(tensor(ids).to(device), tensor(labels).to(device), latents.to(device).unbind(0), Enumerable.Repeat(true, picks.Length).ToList());
 
             adam.ZeroGrad();
             var loss = Objective.Compute(model, batch, out var hidden);

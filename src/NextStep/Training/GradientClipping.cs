@@ -12,7 +12,18 @@ public static class GradientClipping
     public sealed record Result(double GlobalNorm, double ClipCoefficient);
 
     public static double GlobalNorm(IReadOnlyList<ParameterGroup> groups) =>
-        GlobalNorm(groups.Select(g => g.Parameters.Select(p => ParameterNorm(p.Value))));
+        GlobalNorm(groups.Select(g => ParameterNorms(g.Parameters.Select(p => p.Value))));
+
+    /// <summary>
+    /// The float64 gradient norms of parameters that have a gradient (<see cref="ParameterNorm"/> each), read back in
+    /// one transfer, so that a GPU run waits once per group instead of once per parameter.
+    /// </summary>
+    public static double[] ParameterNorms(IEnumerable<Tensor> parameters)
+    {
+        using var scope = NewDisposeScope();
+        var norms = parameters.Select(p => p.grad).OfType<Tensor>().Select(g => g.to_type(ScalarType.Float64).norm()).ToArray();
+        return norms.Length == 0 ? [] : stack(norms).cpu().data<double>().ToArray();
+    }
 
     /// <summary>The global norm from each group's float64 per-parameter gradient norms.</summary>
     public static double GlobalNorm(IEnumerable<IEnumerable<double>> parameterNormsPerGroup)

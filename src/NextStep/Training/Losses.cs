@@ -81,7 +81,7 @@ public static class Losses
         var target = cat(selected.Select(i => targetTokens[i].detach().repeat(batchMul, 1)).ToArray(), 0);
         long rows = target.shape[0];
         var noise = draws?.Noise ?? randn(target.shape, target.dtype, target.device, generator: generator);
-        var u = draws?.U ?? normal(0.0, 1.0, [rows], generator: generator);
+        var u = draws?.U ?? normal(0.0, 1.0, [rows], device: target.device, generator: generator);
         if (!noise.shape.SequenceEqual(target.shape) || u.shape.Length != 1 || u.shape[0] != rows)
             throw new NextStepException($"flow matching: injected noise [{string.Join(",", noise.shape)}] / u [{string.Join(",", u.shape)}] do not fit {rows} rows of width {target.shape[1]}");
         var t = torch.sigmoid(u).to_type(target.dtype);

@@ -52,6 +52,17 @@ public class CliErrorTests
     }
 
     [Fact]
+    public void TrainDefaultChecksTheDeviceBeforeWritingAnything()
+    {
+        string[] common = ["train-default", "--vae", "/nonexistent/vae", "--tokenizer", "/nonexistent/tok", "--out", "/nonexistent/out"];
+        var (code, _, stderr) = CliRunner.Run([.. common, "--device", "tpu"]);
+        CliAssert.OneLineError(code, stderr, "device \"tpu\": expected cpu or cuda");
+        if (TorchSharp.torch.cuda.is_available()) return;
+        (code, _, stderr) = CliRunner.Run([.. common, "--device", "cuda"]);
+        CliAssert.OneLineError(code, stderr, "no CUDA device is available");
+    }
+
+    [Fact]
     public void DoctorReportsAMissingModelFolderAsAProblem()
     {
         var (code, stdout, _) = CliRunner.Run("doctor", "--model", "/nonexistent/model");
