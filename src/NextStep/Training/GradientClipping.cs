@@ -15,8 +15,8 @@ public static class GradientClipping
         GlobalNorm(groups.Select(g => ParameterNorms(g.Parameters.Select(p => p.Value))));
 
     /// <summary>
-    /// The float64 gradient norms of parameters that have a gradient (<see cref="ParameterNorm"/> each), read back in
-    /// one transfer, so that a GPU run waits once per group instead of once per parameter.
+    /// The float64 L2 norms of the gradients of the parameters that have one, read back in one transfer, so that a GPU
+    /// run waits once per group instead of once per parameter.
     /// </summary>
     public static double[] ParameterNorms(IEnumerable<Tensor> parameters)
     {
@@ -38,14 +38,7 @@ public static class GradientClipping
     }
 
     /// <summary>The float64 L2 norm of a parameter's gradient (0 without one).</summary>
-    public static double ParameterNorm(Tensor parameter)
-    {
-        using var g = parameter.grad;
-        if (g is null) return 0;
-        using var g64 = g.to_type(ScalarType.Float64);
-        using var norm = g64.norm();
-        return norm.item<double>();
-    }
+    public static double ParameterNorm(Tensor parameter) => ParameterNorms([parameter]) is [var norm] ? norm : 0;
 
     /// <summary>1 / max(1, (norm + 1e-6) / maxNorm), in float32 arithmetic as DeepSpeed's tensor computes it.</summary>
     public static double Coefficient(double globalNorm, double maxNorm)
