@@ -13,7 +13,8 @@ public static class EvalCommand
         var defaults = ShapesGenerationSettings.Default;
         var model = new Option<string?>("--model") { Description = "Model folder to evaluate (default: models/default)" };
         var prompts = new Option<string?>("--prompts") { Description = "JSON lines with \"caption\" and \"spec\" (default: the built-in Shapes prompt set)" };
-        var seeds = new Option<int>("--seeds") { Description = "Images per prompt (seeds 0..N-1)", DefaultValueFactory = _ => 1 };
+        var seeds = new Option<int>("--seeds") { Description = "Images per prompt (seeds FIRST..FIRST+N-1)", DefaultValueFactory = _ => 1 };
+        var firstSeed = new Option<int>("--first-seed") { Description = "First seed of every prompt (another range gives images to pool with an earlier report)", DefaultValueFactory = _ => 0 };
         var heldOut = new Option<bool>("--held-out") { Description = "Use the held-out prompt set (combinations never seen in training)" };
         var outDir = new Option<string>("--out") { Description = "Folder for images, report.json and contact_sheet.png", DefaultValueFactory = _ => "shapes-eval" };
         var size = new Option<int?>("--size") { Description = $"Image side in pixels (a multiple of 16; default: the model's sampling_profile.json, else {defaults.Size})" };
@@ -27,7 +28,7 @@ public static class EvalCommand
         var vaeRoundTrip = new Option<bool>("--vae-round-trip") { Description = "With --ground-truth: score the renderer's images after encoding and decoding them with the model's VAE (the ceiling this VAE allows)" };
         var cmd = new Command("eval", "Score prompt following on the Shapes benchmark: per-category and overall accuracy")
         {
-            model, prompts, seeds, heldOut, outDir, size, steps, cfg, useNorm, dtype, device, perCategory, groundTruth, vaeRoundTrip,
+            model, prompts, seeds, firstSeed, heldOut, outDir, size, steps, cfg, useNorm, dtype, device, perCategory, groundTruth, vaeRoundTrip,
         };
         cmd.SetAction(p =>
         {
@@ -53,7 +54,7 @@ public static class EvalCommand
             string generatorName = pipeline is not null ? $"{folder}: {settings.Steps} steps, cfg {settings.Cfg}, shift {settings.Shift}, use_norm {(settings.UseNorm ? "on" : "off")}, {settings.Size} px, {p.GetValue(dtype)}"
                 : vae is not null ? $"renderer images through {Path.Combine(folder, "vae")} ({settings.Size} px)" : $"renderer ground truth ({settings.Size} px)";
             var report = ShapesEval.Run(set, generator, p.GetValue(seeds), dir, setName,
-                item => { if ((item.Index + 1) % 50 == 0 || item.Index + 1 == total) output.WriteLine($"scored {item.Index + 1}/{total}"); }, generatorName);
+                item => { if ((item.Index + 1) % 50 == 0 || item.Index + 1 == total) output.WriteLine($"scored {item.Index + 1}/{total}"); }, generatorName, p.GetValue(firstSeed));
             Print(report, output);
             output.WriteLine($"wrote {Path.Combine(dir, "report.json")} and {Path.Combine(dir, "contact_sheet.png")}");
             return 0;

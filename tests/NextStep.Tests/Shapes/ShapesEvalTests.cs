@@ -43,6 +43,19 @@ public sealed class ShapesEvalTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void FirstSeedShiftsTheSeedsOfEveryPrompt()
+    {
+        var prompts = ShapesEval.Prompts(heldOut: false, perCategory: 1);
+        var seen = new List<int>();
+        var truth = ShapesEval.GroundTruth(prompts);
+        var report = ShapesEval.Run(prompts, (caption, seed) => { seen.Add(seed); return truth(caption, seed); }, seeds: 2, firstSeed: 8);
+        Assert.Equal(Enumerable.Repeat(new[] { 8, 9 }, prompts.Count).SelectMany(x => x), seen);
+        Assert.Equal(seen, report.Items.Select(i => i.Seed));
+        Assert.Equal(8, report.FirstSeed);
+        Assert.Throws<NextStepException>(() => ShapesEval.Run(prompts, truth, seeds: 1, firstSeed: -1));
+    }
+
+    [Fact]
     public void WrongImagesScoreLow()
     {
         // Each prompt answered with the image of a prompt from another category, or with an empty background.

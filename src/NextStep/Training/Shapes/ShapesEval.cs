@@ -21,6 +21,9 @@ public sealed record ShapesEvalReport(string PromptSet, int Prompts, int SeedsPe
     /// one shape a model cannot draw shows up across categories. Kinds no prompt names are left out.
     /// </summary>
     public IReadOnlyDictionary<ShapeKind, double> Shapes { get; init; } = new Dictionary<ShapeKind, double>();
+
+    /// <summary>The first seed of every prompt (seeds FirstSeed..FirstSeed + SeedsPerPrompt − 1), so that reports of disjoint seed ranges can be pooled.</summary>
+    public int FirstSeed { get; init; }
 }
 
 /// <summary>
@@ -28,7 +31,7 @@ public sealed record ShapesEvalReport(string PromptSet, int Prompts, int SeedsPe
 /// prompts per category drawn from seed <see cref="PromptSeed"/>, either from the training distribution (no
 /// held-out combination) or, for <c>heldOut</c>, prompts that each claim a held-out (shape, colour) pair or relation
 /// (categories counting, colors, position and color_attr; see <see cref="ShapesSplits"/>). Each prompt is generated
-/// with seeds 0..n−1 and scored by <see cref="ShapesAnalyser"/>.
+/// with n seeds (0..n−1 unless a first seed is given) and scored by <see cref="ShapesAnalyser"/>.
 /// </summary>
 public static class ShapesEval
 {
@@ -62,21 +65,22 @@ public static class ShapesEval
     }
 
     /// <summary>
-    /// Generates every prompt with seeds 0..<paramref name="seeds"/>−1 and scores it. With <paramref name="outDir"/>,
+    /// Generates every prompt with seeds <paramref name="firstSeed"/>..<paramref name="firstSeed"/> + <paramref name="seeds"/> − 1 and scores it. With <paramref name="outDir"/>,
     /// writes images/NNNN_S.png, report.json and contact_sheet.png there. <paramref name="generatorName"/> is recorded
     /// in the report as it is.
     /// </summary>
     public static ShapesEvalReport Run(IReadOnlyList<ShapesPrompt> prompts, ShapesImageGenerator generate, int seeds = 1,
-        string? outDir = null, string promptSet = "custom", Action<ShapesEvalItem>? progress = null, string? generatorName = null)
+        string? outDir = null, string promptSet = "custom", Action<ShapesEvalItem>? progress = null, string? generatorName = null, int firstSeed = 0)
     {
         if (seeds < 1) throw new NextStepException($"--seeds {seeds} is invalid (expected at least 1)");
+        if (firstSeed < 0 || firstSeed > int.MaxValue - seeds) throw new NextStepException($"--first-seed {firstSeed} is invalid (expected 0 or more, with room for {seeds} seeds)");
         if (prompts.Count == 0) throw new NextStepException("the eval prompt set is empty");
         string? imageDir = outDir is null ? null : Directory.CreateDirectory(Path.Combine(outDir, "images")).FullName;
         var items = new List<ShapesEvalItem>();
         var named = new List<ShapeKind[]>();
         var sheet = new List<(RgbImage, string, bool)>();
         for (int p = 0; p < prompts.Count; p++)
-            for (int seed = 0; seed < seeds; seed++)
+            for (int seed = firstSeed; seed < firstSeed + seeds; seed++)
             {
                 var prompt = prompts[p];
                 var image = generate(prompt.Caption, seed) ?? throw new NextStepException($"the generator returned no image for \"{prompt.Caption}\" (seed {seed})");
@@ -99,7 +103,7 @@ public static class ShapesEval
             .Select(k => (Kind: k, Items: items.Where(i => named[i.Index].Contains(k)).ToArray()))
             .Where(t => t.Items.Length > 0)
             .ToDictionary(t => t.Kind, t => t.Items.Average(i => i.Correct ? 1.0 : 0.0));
-        var report = new ShapesEvalReport(promptSet, prompts.Count, seeds, categories.Values.Average(), categories, items) { Generator = generatorName, Shapes = shapes };
+        var report = new ShapesEvalReport(promptSet, prompts.Count, seeds, categories.Values.Average(), categories, items) { Generator = generatorName, Shapes = shapes, FirstSeed = firstSeed };
         if (outDir is not null)
         {
             File.WriteAllText(Path.Combine(outDir, "report.json"), JsonSerializer.Serialize(report, ShapesJson.Indented));
