@@ -77,8 +77,22 @@ public static class Losses
         var selected = Enumerable.Range(0, targetTokens.Count).Where(i => withLoss[i]).ToList();
         if (selected.Count == 0)
             throw new NextStepException("flow matching: the batch has no image with image_filtered_idx = 1");
-        var cond = cat(selected.Select(i => outProjector(conditionStates[i]).repeat(batchMul, 1)).ToArray(), 0);
-        var target = cat(selected.Select(i => targetTokens[i].detach().repeat(batchMul, 1)).ToArray(), 0);
+        Tensor cond, target;
+        long tokens = targetTokens[selected[0]].shape[0];
+        if (selected.All(i => targetTokens[i].shape[0] == tokens && conditionStates[i].shape[0] == tokens))
+        {
+            // Images of one token count (the usual batch): one projection and one tiling for all of them, the same rows
+            // in the same order as the per-image path below, in a handful of operations instead of several per image.
+            long n = selected.Count;
+            var projected = outProjector(cat(selected.Select(i => conditionStates[i]).ToArray(), 0));
+            cond = Tile(projected.view(n, 1, tokens, -1), batchMul);
+            target = Tile(stack(selected.Select(i => targetTokens[i].detach()).ToArray(), 0).unsqueeze(1), batchMul);
+        }
+        else
+        {
+            cond = cat(selected.Select(i => outProjector(conditionStates[i]).repeat(batchMul, 1)).ToArray(), 0);
+            target = cat(selected.Select(i => targetTokens[i].detach().repeat(batchMul, 1)).ToArray(), 0);
+        }
         long rows = target.shape[0];
         var noise = draws?.Noise ?? randn(target.shape, target.dtype, target.device, generator: generator);
         var u = draws?.U ?? normal(0.0, 1.0, [rows], device: target.device, generator: generator);
@@ -94,6 +108,13 @@ public static class Losses
         var result = new FlowMatchingResult(loss, cond, target, noise, t, vPred, rowLoss);
         foreach (var x in new[] { loss, cond, target, noise, t, vPred, rowLoss }) x.MoveToOuterDisposeScope();
         return result;
+    }
+
+    /// <summary>[N, 1, T, D] → [N·copies·T, D]: each image's T rows repeated <paramref name="copies"/> times, image after image (what Tensor.repeat(copies, 1) of each image's rows, concatenated, gives).</summary>
+    private static Tensor Tile(Tensor perImage, int copies)
+    {
+        long n = perImage.shape[0], t = perImage.shape[2], d = perImage.shape[3];
+        return perImage.expand(n, copies, t, d).reshape(n * copies * t, d);
     }
 
     /// <summary>

@@ -27,11 +27,9 @@ public static class Objective
     {
         var c = model.Config;
         using var scope = NewDisposeScope();
-        var tokens = batch.Latents.Select(z => model.Patchify(z.unsqueeze(0)).squeeze(0)).ToList();
+        var tokens = PatchifyEach(model, batch.Latents);
         // The backbone reads (optionally noised) input latents; the flow-matching targets stay clean.
-        var inputs = c.NoiseStrength > 0
-            ? Losses.InputNoise(batch.Latents, c.NoiseStrength, generator).Select(z => model.Patchify(z.unsqueeze(0)).squeeze(0)).ToList()
-            : tokens;
+        var inputs = c.NoiseStrength > 0 ? PatchifyEach(model, Losses.InputNoise(batch.Latents, c.NoiseStrength, generator)) : tokens;
         var embeds = model.Embed(batch.InputIds, inputs.Count == 0 ? null : cat(inputs.ToArray(), 0));
         var h = model.Forward(embeds, null, null);
         var mask = Losses.FmConditionMask(batch.InputIds, c.ImagePlaceholderId);
@@ -45,6 +43,12 @@ public static class Objective
         hidden = h;
         return total;
     }
+
+    /// <summary>Each latent [C, H, W] as its tokens [h·w, C·p²]; latents of one shape are patchified in one call.</summary>
+    private static List<Tensor> PatchifyEach(NextStepModel model, IReadOnlyList<Tensor> latents) =>
+        latents.Count > 1 && latents.All(z => z.shape.SequenceEqual(latents[0].shape))
+            ? model.Patchify(stack(latents.ToArray(), 0)).unbind(0).ToList()
+            : latents.Select(z => model.Patchify(z.unsqueeze(0)).squeeze(0)).ToList();
 
     /// <summary>
     /// The official embedding has <c>padding_idx = pad_token_id</c> (when the config sets one): that row gets no
