@@ -42,9 +42,9 @@ public static class DoctorCommand
         {
             var version = typeof(torch).Assembly.GetName().Version;
             int threads = torch.get_num_threads();
-            r.Add(new("libtorch", true, $"TorchSharp {version} (libtorch 2.10 CPU), {threads} intra-op threads"));
             bool cuda = torch.cuda.is_available();
-            r.Add(new("gpu", true, cuda ? $"CUDA available, {torch.cuda.device_count()} device(s)" : "no CUDA device (CPU inference; TorchSharp-cpu package)"));
+            r.Add(new("libtorch", true, $"TorchSharp {version}, {LoadedLibtorch() ?? "libtorch 2.10 CPU"}, {threads} intra-op threads"));
+            r.Add(new("gpu", true, cuda ? $"CUDA available, {torch.cuda.device_count()} device(s)" : "no CUDA device (CPU only; a CUDA libtorch can be used through NEXTSTEP_LIBTORCH, docs/training.md)"));
         }
         catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or NotSupportedException)
         {
@@ -66,5 +66,17 @@ public static class DoctorCommand
         var lines = File.ReadAllLines("/proc/meminfo");
         double Kb(string key) => lines.Where(l => l.StartsWith(key + ":")).Select(l => double.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1])).FirstOrDefault();
         return (Kb("MemTotal") / (1 << 20), Kb("MemAvailable") / (1 << 20));
+    }
+
+    /// <summary>Where the loaded libtorch_cpu.so lives (Linux: read from /proc/self/maps), so an external libtorch (NEXTSTEP_LIBTORCH, docs/training.md) shows; null elsewhere.</summary>
+    private static string? LoadedLibtorch()
+    {
+        try
+        {
+            if (!File.Exists("/proc/self/maps")) return null;
+            var line = File.ReadLines("/proc/self/maps").FirstOrDefault(l => l.EndsWith("/libtorch_cpu.so", StringComparison.Ordinal));
+            return line is null ? null : "libtorch from " + Path.GetDirectoryName(line[line.IndexOf('/')..]);
+        }
+        catch (IOException) { return null; }
     }
 }

@@ -30,7 +30,7 @@ public sealed record PipelineOptions
             _ => throw new NextStepException($"device \"{text}\": expected cpu or cuda"),
         };
         if (d == DeviceType.CUDA && !torch.cuda.is_available())
-            throw new NextStepException("device \"cuda\": no CUDA device is available to this build (use --device cpu)");
+            throw new NextStepException("device \"cuda\": no CUDA device is available to this build (use --device cpu; CUDA needs a CUDA libtorch, docs/training.md)");
         return d;
     }
 }

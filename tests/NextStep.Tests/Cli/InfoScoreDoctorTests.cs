@@ -48,6 +48,13 @@ public class InfoScoreDoctorTests
         var (code, stdout, _) = CliRunner.Run("doctor", "--model", Fixtures.TinyModel);
         Assert.Equal(0, code);
         Assert.Contains("verdict: ready", stdout);
+        // The libtorch line names the folder the loaded libtorch_cpu.so came from (read from /proc/self/maps on Linux).
+        var libtorch = stdout.Split('\n').Single(l => l.Contains("TorchSharp "));
+        if (OperatingSystem.IsLinux())
+        {
+            string folder = libtorch[(libtorch.IndexOf("libtorch from ", StringComparison.Ordinal) + "libtorch from ".Length)..].Split(',')[0];
+            Assert.True(File.Exists(Path.Combine(folder, "libtorch_cpu.so")), libtorch);
+        }
 
         var dir = Directory.CreateTempSubdirectory("doctor");
         foreach (var f in Directory.GetFiles(Fixtures.TinyModel)) File.Copy(f, Path.Combine(dir.FullName, Path.GetFileName(f)));
