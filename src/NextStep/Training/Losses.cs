@@ -85,7 +85,7 @@ public static class Losses
             // in the same order as the per-image path below, in a handful of operations instead of several per image.
             long n = selected.Count;
             var projected = outProjector(cat(selected.Select(i => conditionStates[i]).ToArray(), 0));
-            cond = Tile(projected.view(n, 1, tokens, -1), batchMul);
+            cond = Tile(projected.reshape(n, 1, tokens, -1), batchMul);
             target = Tile(stack(selected.Select(i => targetTokens[i].detach()).ToArray(), 0).unsqueeze(1), batchMul);
         }
         else

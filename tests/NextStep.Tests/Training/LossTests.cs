@@ -59,6 +59,32 @@ public class LossTests
         Assert.InRange(Math.Abs(total.Loss.item<float>() - loss), 0, 1e-6 * loss);
     }
 
+    /// <summary>
+    /// Images of one token count take the batched path (one projection, one tiling); a third image with another count
+    /// sends the batch down the per-image path. The rows both give for the first two images must be the same.
+    /// </summary>
+    [Fact]
+    public void MixedTokenCountsTileTheFirstImagesLikeTheBatchedPath()
+    {
+        using var scope = NewDisposeScope();
+        using var g = new Generator(5);
+        Tensor[] states = [randn([4, 8], generator: g), randn([4, 8], generator: g), randn([2, 8], generator: g)];
+        Tensor[] tokens = [randn([4, 3], generator: g), randn([4, 3], generator: g), randn([2, 3], generator: g)];
+        var w = randn([3, 8], generator: g);
+        var noise = randn([30, 3], generator: g);
+        var u = randn([30], generator: g);
+        Tensor Project(Tensor s) => s.matmul(w.t());
+        Tensor Net(Tensor x, Tensor t, Tensor z) => x * t.unsqueeze(1) + z;
+        var uniform = Losses.FlowMatching(states[..2], tokens[..2], [true, true], 3, Project, Net, new(noise[..24], u[..24]));
+        var mixed = Losses.FlowMatching(states, tokens, [true, true, true], 3, Project, Net, new(noise, u));
+        TensorAssert.Close(mixed.Cond[..24], uniform.Cond, atol: 1e-6, what: "cond");
+        TensorAssert.Close(mixed.Target[..24], uniform.Target, atol: 0, what: "target");
+        TensorAssert.Close(mixed.RowLoss[..24], uniform.RowLoss, atol: 1e-6, what: "row loss");
+        // Image 0's rows are its 4 tokens three times over: rows 4..7 repeat rows 0..3.
+        TensorAssert.Close(uniform.Target[..4], uniform.Target[4..8], atol: 0, what: "tiling");
+        TensorAssert.Close(tokens[1], uniform.Target[12..16], atol: 0, what: "second image");
+    }
+
     [Theory, MemberData(nameof(Cases))]
     public void SeededDrawsReproduceTheRecordedStreams(string c)
     {
