@@ -99,7 +99,7 @@ public static class TrainDefaultCommand
                 stdout.WriteLine($"encoded {data.Captions.Count} images in {clock.Elapsed.TotalSeconds:F0} s");
                 if (cache is not null) data.Save(cache);
             }
-            if (on.type != DeviceType.CPU) data = new LatentDataset(data.Captions, data.Mean.to(on), data.Std.to(on), data.Encoder);
+            data = data.MoveTo(on);
             using var _ = data;
 
             using var model = p.GetValue(init) is { } from ? NextStepModel.Load(from, device: on) : DefaultModelRecipe.Initialise(config, p.GetValue(seed), on);

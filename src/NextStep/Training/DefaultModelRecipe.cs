@@ -67,6 +67,15 @@ public sealed record LatentDataset(IReadOnlyList<string> Captions, Tensor Mean, 
 
     public void Dispose() { Mean.Dispose(); Std.Dispose(); }
 
+    /// <summary>The same dataset with its tensors on <paramref name="device"/>; this one is disposed (it may hold gigabytes).</summary>
+    public LatentDataset MoveTo(Device device)
+    {
+        if (Mean.device_type == device.type && Mean.device_index == device.index) return this;
+        var moved = this with { Mean = Mean.to(device), Std = Std.to(device) };
+        Dispose();
+        return moved;
+    }
+
     /// <summary>Writes <c>latents.safetensors</c> (mean, std; the encoder fingerprint in its metadata) and <c>captions.json</c> to <paramref name="folder"/>, so several runs can share one encoding.</summary>
     public void Save(string folder)
     {

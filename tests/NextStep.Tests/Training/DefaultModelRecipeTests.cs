@@ -208,6 +208,16 @@ public class DefaultModelRecipeTests
     }
 
     /// <summary>Eight scenes with fixed latents near a common value: a run of a few dozen steps must start fitting them.</summary>
+    [Fact]
+    public void MovingLatentsToTheirOwnDeviceKeepsTheDataset()
+    {
+        using var data = EightScenes();
+        var moved = data.MoveTo(torch.CPU);
+        Assert.Same(data, moved);
+        Assert.Equal(8, moved.Mean.shape[0]);
+        Assert.Equal(0.01f, moved.Std[0, 0, 0, 0].item<float>());
+    }
+
     private static LatentDataset EightScenes()
     {
         var captions = Enumerable.Range(0, 8).Select(i => ShapesDataset.Scene(1, i, ShapesSplit.Train).Caption).ToList();
