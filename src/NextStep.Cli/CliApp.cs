@@ -30,6 +30,7 @@ public static class CliApp
             CastCommand.Create(),
             AverageCommand.Create(),
             EvalCommand.Create(),
+            CompareCommand.Create(),
             ServeCommand.Create(),
             WorkerCommand.Create(),
         })
