@@ -99,6 +99,12 @@ public sealed class ShapesEvalComparisonTests : IDisposable
         File.WriteAllText(broken, "{\"items\": [{\"caption\": \"x\", \"category\": \"no_such_category\", \"seed\": 0, \"correct\": true}]}");
         e = Assert.Throws<NextStepException>(() => ShapesEvalComparison.Load([broken]));
         Assert.Contains("broken.json", e.Message);
+        File.WriteAllText(broken, "[1, 2]");
+        e = Assert.Throws<NextStepException>(() => ShapesEvalComparison.Load([broken]));
+        Assert.Contains("expected a JSON object", e.Message);
+        File.WriteAllText(broken, "{\"prompt_set\": \"built-in\", \"items\": [{\"caption\": \"a red circle\", \"category\": \"counting\", \"seed\": 0, \"correct\": true}]}");
+        e = Assert.Throws<NextStepException>(() => ShapesEvalComparison.Compare(ShapesEvalComparison.Load([a]), ShapesEvalComparison.Load([broken])));
+        Assert.Contains("is category single_object in the base and counting in the candidate", e.Message);
     }
 
     [Fact]

@@ -63,7 +63,7 @@ public static class ShapesEvalComparison
             throw new NextStepException("the two sides share no image (same caption and seed): were they made with the same prompts and seeds?");
         var mismatch = pairs.FirstOrDefault(p => p.Base.Category != p.Candidate.Category);
         if (mismatch.Base is not null)
-            throw new NextStepException($"\"{mismatch.Base.Caption}\" is category {mismatch.Base.Category} in the base and {mismatch.Candidate.Category} in the candidate");
+            throw new NextStepException($"\"{mismatch.Base.Caption}\" is category {ShapesVocabulary.Name(mismatch.Base.Category)} in the base and {ShapesVocabulary.Name(mismatch.Candidate.Category)} in the candidate");
         var rows = pairs.GroupBy(p => p.Base.Category).OrderBy(g => g.Key).Select(g => Row(g.Key, g.ToList())).ToList();
         int gained = rows.Sum(r => r.Gained), lost = rows.Sum(r => r.Lost);
         rows.Add(new ShapesEvalComparisonRow(null, pairs.Count, rows.Average(r => r.Base), rows.Average(r => r.Candidate), gained, lost, SignTest(gained, lost)));
@@ -101,6 +101,7 @@ public static class ShapesEvalComparison
         {
             using var doc = JsonDocument.Parse(File.ReadAllText(path));
             var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) throw new NextStepException($"{path}: expected a JSON object (a report.json written by nextstep eval), found {root.ValueKind}");
             var set = root.TryGetProperty("prompt_set", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString()! : "custom";
             if (!root.TryGetProperty("items", out var items) || items.ValueKind != JsonValueKind.Array)
                 throw new NextStepException($"{path}: expected an \"items\" array (a report.json written by nextstep eval)");
