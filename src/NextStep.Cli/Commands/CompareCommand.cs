@@ -22,7 +22,7 @@ public static class CompareCommand
             var b = ShapesEvalComparison.Load(Split(p.GetValue(candidate)!));
             var rows = ShapesEvalComparison.Compare(a, b);
             var output = p.InvocationConfiguration.Output;
-            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors });
+            var console = PlainConsole.For(output);
             var table = new Table { Title = new TableTitle($"{a.PromptSet}: {rows[^1].Images} images in both (base {a.Items.Count}, candidate {b.Items.Count})") };
             table.AddColumn("category");
             foreach (var name in new[] { "images", "base", "candidate", "gained", "lost", "sign-test p" }) table.AddColumn(new TableColumn(name).RightAligned());

@@ -64,7 +64,7 @@ public static class EvalCommand
 
     private static void Print(ShapesEvalReport report, TextWriter output)
     {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors });
+        var console = PlainConsole.For(output);
         var table = new Table { Title = new TableTitle($"Shapes eval: {report.PromptSet} ({report.Prompts} prompts x {report.SeedsPerPrompt} seeds)") };
         table.AddColumn("category").AddColumn(new TableColumn("images").RightAligned()).AddColumn(new TableColumn("correct").RightAligned()).AddColumn(new TableColumn("accuracy").RightAligned());
         foreach (var (category, accuracy) in report.Categories)

@@ -29,8 +29,7 @@ public static class ShapesEvalComparison
     public static PooledShapesEval Load(IEnumerable<string> paths)
     {
         string? promptSet = null, firstPath = null;
-        var items = new Dictionary<(string, int), ShapesEvalOutcome>();
-        var source = new Dictionary<(string, int), string>();
+        var seen = new Dictionary<(string, int), (ShapesEvalOutcome Outcome, string Path)>();
         foreach (var given in paths)
         {
             var path = Directory.Exists(given) ? Path.Combine(given, "report.json") : given;
@@ -42,14 +41,13 @@ public static class ShapesEvalComparison
             foreach (var o in outcomes)
             {
                 var key = (o.Caption, o.Seed);
-                if (source.TryGetValue(key, out var other))
-                    throw new NextStepException($"{path}: \"{o.Caption}\" with seed {o.Seed} is also in {other} (pool reports of disjoint seeds, e.g. eval --first-seed)");
-                items[key] = o;
-                source[key] = path;
+                if (seen.TryGetValue(key, out var other))
+                    throw new NextStepException($"{path}: \"{o.Caption}\" with seed {o.Seed} is also in {other.Path} (pool reports of disjoint seeds, e.g. eval --first-seed)");
+                seen[key] = (o, path);
             }
         }
         if (promptSet is null) throw new NextStepException("no report given (expected report.json files or eval folders)");
-        return new PooledShapesEval(promptSet, items);
+        return new PooledShapesEval(promptSet, seen.ToDictionary(kv => kv.Key, kv => kv.Value.Outcome));
     }
 
     /// <summary>Rows per category (in category order) and an overall row last, over the images both sides have.</summary>
