@@ -207,7 +207,6 @@ public class DefaultModelRecipeTests
         return (NextStepConfig.Load(Path.Combine(dir, "config.json")), Qwen2Tokenizer.Load(dir));
     }
 
-    /// <summary>Eight scenes with fixed latents near a common value: a run of a few dozen steps must start fitting them.</summary>
     [Fact]
     public void MovingLatentsToTheirOwnDeviceKeepsTheDataset()
     {
@@ -218,6 +217,7 @@ public class DefaultModelRecipeTests
         Assert.Equal(0.01f, moved.Std[0, 0, 0, 0].item<float>());
     }
 
+    /// <summary>Eight scenes with fixed latents near a common value: a run of a few dozen steps must start fitting them.</summary>
     private static LatentDataset EightScenes()
     {
         var captions = Enumerable.Range(0, 8).Select(i => ShapesDataset.Scene(1, i, ShapesSplit.Train).Caption).ToList();
