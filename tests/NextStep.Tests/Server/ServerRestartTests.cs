@@ -58,7 +58,9 @@ public sealed class ServerRestartTests
         var db = Path.Combine(dir, "jobs.db");
         var port = PostgresCluster.FreePort();
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
-        string[] args = ["serve", "--fake", "--fake-ms", "2000", "--db", db, "--port", port.ToString()];
+        // The fake job must outlast the poll-and-kill below even on a busy machine (2 s was once too short with the
+        // whole suite running on two cores: the job had succeeded before the kill).
+        string[] args = ["serve", "--fake", "--fake-ms", "6000", "--db", db, "--port", port.ToString()];
         var server = CliProcess.Start(Path.Combine(dir, "first.log"), args);
         try
         {
