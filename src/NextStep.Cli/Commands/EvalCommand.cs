@@ -78,5 +78,10 @@ public static class EvalCommand
         shapes.AddColumn("shape").AddColumn(new TableColumn("accuracy").RightAligned());
         foreach (var (kind, accuracy) in report.Shapes) shapes.AddRow(ShapesVocabulary.Name(kind), $"{accuracy:F3}");
         console.Write(shapes);
+        if (report.HeldOutCombinations.Count == 0) return;
+        var combinations = new Table { Title = new TableTitle("held-out combination in the prompt") };
+        combinations.AddColumn("combination").AddColumn(new TableColumn("accuracy").RightAligned());
+        foreach (var (name, accuracy) in report.HeldOutCombinations) combinations.AddRow(name, $"{accuracy:F3}");
+        console.Write(combinations);
     }
 }

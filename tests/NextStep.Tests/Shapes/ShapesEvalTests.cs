@@ -96,6 +96,36 @@ public sealed class ShapesEvalTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void AccuracyByHeldOutCombinationShowsTheBindingAModelCannotDraw()
+    {
+        // A stand-in that draws every held-out prompt correctly except those whose caption says "green star".
+        var prompts = ShapesEval.Prompts(heldOut: true);
+        var truth = ShapesEval.GroundTruth(prompts);
+        static bool SaysGreenStar(string caption) => caption.Contains("green star");
+        var report = ShapesEval.Run(prompts, (caption, seed) => SaysGreenStar(caption)
+            ? ShapesImages.Filled(64, 64, (128, 128, 128)) : truth(caption, seed), outDir: _dir);
+        output.WriteLine(string.Join(", ", report.HeldOutCombinations.Select(kv => $"{kv.Key} {kv.Value:F3}")));
+
+        // in the order of the split's list; every held-out pair is claimed by some prompt of the set
+        Assert.Equal(ShapesSplits.CombinationNames.Where(report.HeldOutCombinations.ContainsKey), report.HeldOutCombinations.Keys);
+        Assert.All(ShapesSplits.HeldOutPairs, p => Assert.Contains($"{ShapesVocabulary.Name(p.Color)} {ShapesVocabulary.Name(p.Shape)}", report.HeldOutCombinations.Keys));
+        Assert.Equal(0, report.HeldOutCombinations["green star"]);
+        foreach (var pair in new[] { "purple circle", "orange square", "cyan triangle", "red cross" })
+        {
+            // Expected from the captions alone: the share of the prompts saying this pair that do not say "green
+            // star" (ground truth scores ≥ 0.99, hence the tolerance).
+            var saying = prompts.Where(p => p.Caption.Contains(pair)).ToArray();
+            double expected = saying.Count(p => !SaysGreenStar(p.Caption)) / (double)saying.Length;
+            Assert.InRange(report.HeldOutCombinations[pair], expected - 0.03, expected);
+        }
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "report.json")));
+        Assert.Equal(0, json.RootElement.GetProperty("held_out_combinations").GetProperty("green star").GetDouble());
+
+        var train = ShapesEval.Prompts(heldOut: false, perCategory: 2);
+        Assert.Empty(ShapesEval.Run(train, ShapesEval.GroundTruth(train)).HeldOutCombinations);
+    }
+
+    [Fact]
     public void RunWritesImagesReportAndContactSheet()
     {
         var prompts = ShapesEval.Prompts(heldOut: false, perCategory: 2);
@@ -143,6 +173,7 @@ public sealed class ShapesEvalTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(0, rc);
         Assert.Contains("color_attr", stdout.ToString());
         Assert.Contains("1.000", stdout.ToString());
+        Assert.Contains("held-out combination in the prompt", stdout.ToString());
         Assert.True(File.Exists(Path.Combine(_dir, "report.json")));
 
         var stderr = new StringWriter();

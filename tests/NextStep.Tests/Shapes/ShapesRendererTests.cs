@@ -176,6 +176,26 @@ public class ShapesRendererTests
     }
 
     [Fact]
+    public void ClaimedCombinationsAreNamedAsHeldOut()
+    {
+        Assert.Equal(["purple circle", "orange square", "cyan triangle", "green star", "red cross",
+            "circle left_of triangle", "square above star", "cross below circle", "star top_right", "triangle bottom_left"],
+            ShapesSplits.CombinationNames);
+        ShapesSpec Spec(ShapesCategory c, ShapeRelation? r, IReadOnlyList<ObjectClaim> objects) => new(c, objects, r);
+        // a relation counts said either way round, and is named the way the split states it
+        Assert.Equal(["circle left_of triangle"], ShapesSplits.ClaimedCombinations(
+            Spec(ShapesCategory.Position, ShapeRelation.RightOf, [new(ShapeKind.Triangle), new(ShapeKind.Circle)])));
+        Assert.Equal(["green star", "star top_right"], ShapesSplits.ClaimedCombinations(
+            Spec(ShapesCategory.Position, ShapeRelation.TopRight, [new(ShapeKind.Star, ShapeColor.Green)])));
+        Assert.Equal(["purple circle", "red cross"], ShapesSplits.ClaimedCombinations(
+            Spec(ShapesCategory.ColorAttr, null, [new(ShapeKind.Circle, ShapeColor.Purple), new(ShapeKind.Cross, ShapeColor.Red)])));
+        Assert.Equal(["orange square"], ShapesSplits.ClaimedCombinations(
+            Spec(ShapesCategory.Counting, null, [new(ShapeKind.Square, ShapeColor.Orange, 3)])));
+        Assert.Empty(ShapesSplits.ClaimedCombinations(
+            Spec(ShapesCategory.Position, ShapeRelation.LeftOf, [new(ShapeKind.Triangle, ShapeColor.Purple), new(ShapeKind.Circle, ShapeColor.Green)])));
+    }
+
+    [Fact]
     public void InvalidSpecsAreRejectedWithTheirSource()
     {
         var tooMany = new ShapesSpec(ShapesCategory.Counting, [new(ShapeKind.Circle, null, 3), new(ShapeKind.Star, null, 2)]);

@@ -22,6 +22,13 @@ public sealed record ShapesEvalReport(string PromptSet, int Prompts, int SeedsPe
     /// </summary>
     public IReadOnlyDictionary<ShapeKind, double> Shapes { get; init; } = new Dictionary<ShapeKind, double>();
 
+    /// <summary>
+    /// Accuracy over the images whose prompt claims each held-out combination (<see cref="ShapesSplits.ClaimedCombinations"/>;
+    /// a prompt with two counts for both), so that one binding a model cannot generalise to shows up. Empty when no
+    /// prompt claims one (the training-distribution set).
+    /// </summary>
+    public IReadOnlyDictionary<string, double> HeldOutCombinations { get; init; } = new Dictionary<string, double>();
+
     /// <summary>The first seed of every prompt (seeds FirstSeed..FirstSeed + SeedsPerPrompt − 1), so that reports of disjoint seed ranges can be pooled.</summary>
     public int FirstSeed { get; init; }
 }
@@ -78,6 +85,7 @@ public static class ShapesEval
         string? imageDir = outDir is null ? null : Directory.CreateDirectory(Path.Combine(outDir, "images")).FullName;
         var items = new List<ShapesEvalItem>();
         var named = new List<ShapeKind[]>();
+        var claimed = new List<IReadOnlyList<string>>();
         var sheet = new List<(RgbImage, string, bool)>();
         for (int p = 0; p < prompts.Count; p++)
             for (int seed = firstSeed; seed < firstSeed + seeds; seed++)
@@ -95,6 +103,7 @@ public static class ShapesEval
                 var item = new ShapesEvalItem(items.Count, prompt.Caption, prompt.Spec.Category, seed, verdict.Correct, verdict.Reason, file);
                 items.Add(item);
                 named.Add(prompt.Spec.Objects.Select(o => o.Shape).Distinct().ToArray());
+                claimed.Add(ShapesSplits.ClaimedCombinations(prompt.Spec));
                 progress?.Invoke(item);
             }
         var categories = items.GroupBy(i => i.Category).OrderBy(g => g.Key)
@@ -103,7 +112,10 @@ public static class ShapesEval
             .Select(k => (Kind: k, Items: items.Where(i => named[i.Index].Contains(k)).ToArray()))
             .Where(t => t.Items.Length > 0)
             .ToDictionary(t => t.Kind, t => t.Items.Average(i => i.Correct ? 1.0 : 0.0));
-        var report = new ShapesEvalReport(promptSet, prompts.Count, seeds, categories.Values.Average(), categories, items) { Generator = generatorName, Shapes = shapes, FirstSeed = firstSeed };
+        var combinations = ShapesSplits.CombinationNames.Where(c => claimed.Any(cs => cs.Contains(c)))
+            .ToDictionary(c => c, c => items.Where(i => claimed[i.Index].Contains(c)).Average(i => i.Correct ? 1.0 : 0.0));
+        var report = new ShapesEvalReport(promptSet, prompts.Count, seeds, categories.Values.Average(), categories, items)
+            { Generator = generatorName, Shapes = shapes, HeldOutCombinations = combinations, FirstSeed = firstSeed };
         if (outDir is not null)
         {
             File.WriteAllText(Path.Combine(outDir, "report.json"), JsonSerializer.Serialize(report, ShapesJson.Indented));

@@ -62,13 +62,36 @@ public static class ShapesSplits
         _ => throw new ArgumentOutOfRangeException(nameof(split)),
     };
 
-    private static bool ClaimsHeldOutRelation(ShapesSpec spec)
+    /// <summary>Every held-out combination's name as reports show it: "green star" for a pair, "circle left_of triangle" or "star top_right" for a relation.</summary>
+    public static IReadOnlyList<string> CombinationNames =>
+        [.. HeldOutPairs.Select(p => Name(p.Shape, p.Color)), .. HeldOutRelations.Select(Name)];
+
+    /// <summary>
+    /// The names (<see cref="CombinationNames"/>) of the held-out combinations the spec claims; a relation counts
+    /// whichever way round the caption states it.
+    /// </summary>
+    public static IReadOnlyList<string> ClaimedCombinations(ShapesSpec spec)
     {
-        if (spec.Relation is not { } r) return false;
+        var names = spec.Objects.Where(o => o.Color is { } c && IsHeldOut(o.Shape, c))
+            .Select(o => Name(o.Shape, o.Color!.Value)).Distinct().ToList();
+        if (ClaimedRelation(spec) is { } h) names.Add(Name(h));
+        return names;
+    }
+
+    private static string Name(ShapeKind shape, ShapeColor color) => $"{ShapesVocabulary.Name(color)} {ShapesVocabulary.Name(shape)}";
+
+    private static string Name(HeldOutRelation h) =>
+        $"{ShapesVocabulary.Name(h.A)} {ShapesVocabulary.Name(h.Relation)}" + (h.B is { } b ? $" {ShapesVocabulary.Name(b)}" : "");
+
+    private static bool ClaimsHeldOutRelation(ShapesSpec spec) => ClaimedRelation(spec) is not null;
+
+    private static HeldOutRelation? ClaimedRelation(ShapesSpec spec)
+    {
+        if (spec.Relation is not { } r) return null;
         var a = spec.Objects[0].Shape;
-        if (!ShapesVocabulary.IsPairwise(r)) return HeldOutRelations.Any(h => h.B is null && h.A == a && h.Relation == r);
+        if (!ShapesVocabulary.IsPairwise(r)) return HeldOutRelations.FirstOrDefault(h => h.B is null && h.A == a && h.Relation == r);
         var b = spec.Objects[1].Shape;
-        return HeldOutRelations.Any(h => h.B is { } hb
+        return HeldOutRelations.FirstOrDefault(h => h.B is { } hb
             && ((h.A == a && h.Relation == r && hb == b) || (h.A == b && h.Relation == ShapesVocabulary.Converse(r) && hb == a)));
     }
 }

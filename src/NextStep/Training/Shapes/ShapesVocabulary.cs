@@ -46,6 +46,8 @@ public static class ShapesVocabulary
     public static string Name(ShapeKind k) => k.ToString().ToLowerInvariant();
     /// <summary>A category as reports, JSON and <c>--category-mix</c> write it (<c>single_object</c>, <c>color_attr</c>).</summary>
     public static string Name(ShapesCategory c) => System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(c.ToString());
+    /// <summary>A relation as reports write it (<c>left_of</c>, <c>top_right</c>).</summary>
+    public static string Name(ShapeRelation r) => System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(r.ToString());
     public static string Plural(ShapeKind k) => k == ShapeKind.Cross ? "crosses" : Name(k) + "s";
 
     public static string NumberWord(int n) => n switch
