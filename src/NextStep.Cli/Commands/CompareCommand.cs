@@ -21,17 +21,24 @@ public static class CompareCommand
             var a = ShapesEvalComparison.Load(Split(p.GetValue(baseline)!));
             var b = ShapesEvalComparison.Load(Split(p.GetValue(candidate)!));
             var rows = ShapesEvalComparison.Compare(a, b);
-            var output = p.InvocationConfiguration.Output;
-            var console = PlainConsole.For(output);
-            var table = new Table { Title = new TableTitle($"{a.PromptSet}: {rows[^1].Images} images in both (base {a.Items.Count}, candidate {b.Items.Count})") };
-            table.AddColumn("category");
-            foreach (var name in new[] { "images", "base", "candidate", "gained", "lost", "sign-test p" }) table.AddColumn(new TableColumn(name).RightAligned());
-            foreach (var r in rows)
-                table.AddRow(r.Category is { } c ? ShapesVocabulary.Name(c) : "overall", r.Images.ToString(), $"{r.Base:F3}", $"{r.Candidate:F3}",
-                    $"+{r.Gained}", $"-{r.Lost}", $"{r.SignTestP:F3}");
-            console.Write(table);
+            var console = PlainConsole.For(p.InvocationConfiguration.Output);
+            console.Write(Table($"{a.PromptSet}: {rows[^1].Images} images in both (base {a.Items.Count}, candidate {b.Items.Count})", "category",
+                rows.Select(r => (r.Category is { } c ? ShapesVocabulary.Name(c) : "overall", r))));
+            var combinations = ShapesEvalComparison.CompareHeldOut(a, b);
+            if (combinations.Count > 0)
+                console.Write(Table("held-out combination in the prompt", "combination", combinations.Select(r => (r.Combination!, r))));
             return 0;
         });
         return cmd;
+    }
+
+    private static Table Table(string title, string firstColumn, IEnumerable<(string Label, ShapesEvalComparisonRow Row)> rows)
+    {
+        var table = new Table { Title = new TableTitle(title) };
+        table.AddColumn(firstColumn);
+        foreach (var name in new[] { "images", "base", "candidate", "gained", "lost", "sign-test p" }) table.AddColumn(new TableColumn(name).RightAligned());
+        foreach (var (label, r) in rows)
+            table.AddRow(label, r.Images.ToString(), $"{r.Base:F3}", $"{r.Candidate:F3}", $"+{r.Gained}", $"-{r.Lost}", $"{r.SignTestP:F3}");
+        return table;
     }
 }

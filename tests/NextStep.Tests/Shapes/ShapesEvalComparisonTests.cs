@@ -12,12 +12,14 @@ public sealed class ShapesEvalComparisonTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     /// <summary>Writes a report.json as <c>nextstep eval</c> does; <paramref name="correct"/> holds one flag per (prompt, seed), prompts outer.</summary>
-    private string Report(string name, string promptSet, int firstSeed, int seeds, (string Caption, ShapesCategory Category)[] prompts, string correct)
+    /// <paramref name="heldOut"/> gives the held-out combinations of a caption's items.
+    private string Report(string name, string promptSet, int firstSeed, int seeds, (string Caption, ShapesCategory Category)[] prompts, string correct,
+        IReadOnlyDictionary<string, string[]>? heldOut = null)
     {
         var items = new List<ShapesEvalItem>();
         foreach (var (caption, category) in prompts)
             for (int s = firstSeed; s < firstSeed + seeds; s++)
-                items.Add(new ShapesEvalItem(items.Count, caption, category, s, correct[items.Count] == '1', "test", null));
+                items.Add(new ShapesEvalItem(items.Count, caption, category, s, correct[items.Count] == '1', "test", null, heldOut?.GetValueOrDefault(caption)));
         var categories = items.GroupBy(i => i.Category).ToDictionary(g => g.Key, g => g.Average(i => i.Correct ? 1.0 : 0.0));
         var report = new ShapesEvalReport(promptSet, prompts.Length, seeds, categories.Values.Average(), categories, items) { FirstSeed = firstSeed };
         var dir = Directory.CreateDirectory(Path.Combine(_dir, name)).FullName;
@@ -105,6 +107,45 @@ public sealed class ShapesEvalComparisonTests : IDisposable
         File.WriteAllText(broken, "{\"prompt_set\": \"built-in\", \"items\": [{\"caption\": \"a red circle\", \"category\": \"counting\", \"seed\": 0, \"correct\": true}]}");
         e = Assert.Throws<NextStepException>(() => ShapesEvalComparison.Compare(ShapesEvalComparison.Load([a]), ShapesEvalComparison.Load([broken])));
         Assert.Contains("is category single_object in the base and counting in the candidate", e.Message);
+    }
+
+    private static readonly (string, ShapesCategory)[] HeldOutPrompts =
+    [
+        ("a green star", ShapesCategory.Colors),
+        ("a purple circle and a green star", ShapesCategory.ColorAttr),
+        ("two red crosses", ShapesCategory.Counting),
+    ];
+
+    private static readonly Dictionary<string, string[]> HeldOutClaims = new()
+    {
+        ["a green star"] = ["green star"],
+        ["a purple circle and a green star"] = ["purple circle", "green star"],
+        ["two red crosses"] = ["red cross"],
+    };
+
+    [Fact]
+    public void CountsGainsAndLossesPerHeldOutCombination()
+    {
+        //                      green star  both  red crosses   (seeds 0-1 each)
+        var a = Report("a", "held-out", 0, 2, HeldOutPrompts, "10" + "00" + "11", HeldOutClaims);
+        var b = Report("b", "held-out", 0, 2, HeldOutPrompts, "11" + "11" + "01", HeldOutClaims);
+        var rows = ShapesEvalComparison.CompareHeldOut(ShapesEvalComparison.Load([a]), ShapesEvalComparison.Load([b]));
+
+        // in the split's order; the prompt claiming two combinations counts for both
+        Assert.Equal(["purple circle", "green star", "red cross"], rows.Select(r => r.Combination));
+        Assert.Equal([(2, 0.0, 1.0, 2, 0), (4, 0.25, 1.0, 3, 0), (2, 1.0, 0.5, 0, 1)], rows.Select(r => (r.Images, r.Base, r.Candidate, r.Gained, r.Lost)));
+        Assert.Equal(ShapesEvalComparison.SignTest(3, 0), rows[1].SignTestP, 12);
+        Assert.All(rows, r => Assert.Null(r.Category));
+
+        var (code, stdout, stderr) = CliRunner.Run("compare", "--base", a, "--candidate", b);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("held-out combination in the prompt", stdout);
+        Assert.Contains("+3", stdout.Split('\n').Single(l => l.Contains("green star")));
+
+        // reports without held-out prompts (or written before eval recorded them) have no such rows
+        var c = Report("c", "built-in", 0, 4, Prompts, "1100" + "0000" + "1010");
+        Assert.Empty(ShapesEvalComparison.CompareHeldOut(ShapesEvalComparison.Load([c]), ShapesEvalComparison.Load([c])));
+        Assert.DoesNotContain("held-out combination", CliRunner.Run("compare", "--base", c, "--candidate", c).Out);
     }
 
     [Fact]

@@ -120,6 +120,11 @@ public sealed class ShapesEvalTests(ITestOutputHelper output) : IDisposable
         }
         using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "report.json")));
         Assert.Equal(0, json.RootElement.GetProperty("held_out_combinations").GetProperty("green star").GetDouble());
+        // each item names its combinations, which compare reads back
+        var item = json.RootElement.GetProperty("items").EnumerateArray().First(i => SaysGreenStar(i.GetProperty("caption").GetString()!));
+        Assert.Contains("green star", item.GetProperty("held_out").EnumerateArray().Select(e => e.GetString()));
+        var pooled = ShapesEvalComparison.Load([_dir]);
+        Assert.Equal(0, ShapesEvalComparison.CompareHeldOut(pooled, pooled).Single(r => r.Combination == "green star").Base);
 
         var train = ShapesEval.Prompts(heldOut: false, perCategory: 2);
         Assert.Empty(ShapesEval.Run(train, ShapesEval.GroundTruth(train)).HeldOutCombinations);

@@ -6,8 +6,9 @@ namespace NextStep.Training.Shapes;
 /// <summary>Makes one image for a prompt and a seed: the model under test (or a stand-in).</summary>
 public delegate RgbImage ShapesImageGenerator(string prompt, int seed);
 
-/// <summary>One generated image and its verdict.</summary>
-public sealed record ShapesEvalItem(int Index, string Caption, ShapesCategory Category, int Seed, bool Correct, string Reason, string? Image);
+/// <summary>One generated image and its verdict; <see cref="HeldOut"/> names the held-out combinations its prompt claims (null when none).</summary>
+public sealed record ShapesEvalItem(int Index, string Caption, ShapesCategory Category, int Seed, bool Correct, string Reason, string? Image,
+    IReadOnlyList<string>? HeldOut = null);
 
 /// <summary>Accuracy per category (fraction of correct images) and overall (mean of the categories, as GenEval).</summary>
 public sealed record ShapesEvalReport(string PromptSet, int Prompts, int SeedsPerPrompt, double Overall,
@@ -85,7 +86,6 @@ public static class ShapesEval
         string? imageDir = outDir is null ? null : Directory.CreateDirectory(Path.Combine(outDir, "images")).FullName;
         var items = new List<ShapesEvalItem>();
         var named = new List<ShapeKind[]>();
-        var claimed = new List<IReadOnlyList<string>>();
         var sheet = new List<(RgbImage, string, bool)>();
         for (int p = 0; p < prompts.Count; p++)
             for (int seed = firstSeed; seed < firstSeed + seeds; seed++)
@@ -100,10 +100,11 @@ public static class ShapesEval
                     ShapesImages.SavePng(image, Path.Combine(outDir!, file));
                     sheet.Add((image, prompt.Caption, verdict.Correct));
                 }
-                var item = new ShapesEvalItem(items.Count, prompt.Caption, prompt.Spec.Category, seed, verdict.Correct, verdict.Reason, file);
+                var claimed = ShapesSplits.ClaimedCombinations(prompt.Spec);
+                var item = new ShapesEvalItem(items.Count, prompt.Caption, prompt.Spec.Category, seed, verdict.Correct, verdict.Reason, file,
+                    claimed.Count > 0 ? claimed : null);
                 items.Add(item);
                 named.Add(prompt.Spec.Objects.Select(o => o.Shape).Distinct().ToArray());
-                claimed.Add(ShapesSplits.ClaimedCombinations(prompt.Spec));
                 progress?.Invoke(item);
             }
         var categories = items.GroupBy(i => i.Category).OrderBy(g => g.Key)
@@ -112,8 +113,8 @@ public static class ShapesEval
             .Select(k => (Kind: k, Items: items.Where(i => named[i.Index].Contains(k)).ToArray()))
             .Where(t => t.Items.Length > 0)
             .ToDictionary(t => t.Kind, t => t.Items.Average(i => i.Correct ? 1.0 : 0.0));
-        var combinations = ShapesSplits.CombinationNames.Where(c => claimed.Any(cs => cs.Contains(c)))
-            .ToDictionary(c => c, c => items.Where(i => claimed[i.Index].Contains(c)).Average(i => i.Correct ? 1.0 : 0.0));
+        var combinations = ShapesSplits.CombinationNames.Where(c => items.Any(i => i.HeldOut?.Contains(c) == true))
+            .ToDictionary(c => c, c => items.Where(i => i.HeldOut?.Contains(c) == true).Average(i => i.Correct ? 1.0 : 0.0));
         var report = new ShapesEvalReport(promptSet, prompts.Count, seeds, categories.Values.Average(), categories, items)
             { Generator = generatorName, Shapes = shapes, HeldOutCombinations = combinations, FirstSeed = firstSeed };
         if (outDir is not null)

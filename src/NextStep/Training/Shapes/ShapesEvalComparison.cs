@@ -2,8 +2,8 @@ using System.Text.Json;
 
 namespace NextStep.Training.Shapes;
 
-/// <summary>One scored image of a report: its prompt, category, seed and verdict.</summary>
-public sealed record ShapesEvalOutcome(string Caption, ShapesCategory Category, int Seed, bool Correct);
+/// <summary>One scored image of a report: its prompt, category, seed, verdict and the held-out combinations its prompt claims (null when none, or in reports written before eval recorded them).</summary>
+public sealed record ShapesEvalOutcome(string Caption, ShapesCategory Category, int Seed, bool Correct, IReadOnlyList<string>? HeldOut = null);
 
 /// <summary>
 /// The images of one or more report.json files of the same prompt set (e.g. seeds 0–3 and 4–7 of one model), keyed by
@@ -14,9 +14,14 @@ public sealed record PooledShapesEval(string PromptSet, IReadOnlyDictionary<(str
 /// <summary>
 /// One row of a paired comparison: accuracy of both sides on the images they share, how many images only the candidate
 /// got right (<see cref="Gained"/>) or only the base got right (<see cref="Lost"/>), and the two-sided exact sign-test
-/// p-value of that split. <see cref="Category"/> is null for the overall row (mean of the category accuracies).
+/// p-value of that split. <see cref="Category"/> is null for the overall row (mean of the category accuracies) and for
+/// the rows of <see cref="ShapesEvalComparison.CompareHeldOut"/>, which set <see cref="Combination"/>.
 /// </summary>
-public sealed record ShapesEvalComparisonRow(ShapesCategory? Category, int Images, double Base, double Candidate, int Gained, int Lost, double SignTestP);
+public sealed record ShapesEvalComparisonRow(ShapesCategory? Category, int Images, double Base, double Candidate, int Gained, int Lost, double SignTestP)
+{
+    /// <summary>The held-out combination of a <see cref="ShapesEvalComparison.CompareHeldOut"/> row ("green star").</summary>
+    public string? Combination { get; init; }
+}
 
 /// <summary>
 /// Paired comparison of two models' Shapes eval reports on the same prompts and seeds: the numbers behind "keep these
@@ -53,6 +58,29 @@ public static class ShapesEvalComparison
     /// <summary>Rows per category (in category order) and an overall row last, over the images both sides have.</summary>
     public static IReadOnlyList<ShapesEvalComparisonRow> Compare(PooledShapesEval baseline, PooledShapesEval candidate)
     {
+        var pairs = Pairs(baseline, candidate);
+        var rows = pairs.GroupBy(p => p.Base.Category).OrderBy(g => g.Key).Select(g => Row(g.Key, g.ToList())).ToList();
+        int gained = rows.Sum(r => r.Gained), lost = rows.Sum(r => r.Lost);
+        rows.Add(new ShapesEvalComparisonRow(null, pairs.Count, rows.Average(r => r.Base), rows.Average(r => r.Candidate), gained, lost, SignTest(gained, lost)));
+        return rows;
+    }
+
+    /// <summary>
+    /// A row per held-out combination the shared images' prompts claim (in the split's order; a prompt claiming two
+    /// counts for both), as the base's report records them; empty for reports without held-out prompts.
+    /// </summary>
+    public static IReadOnlyList<ShapesEvalComparisonRow> CompareHeldOut(PooledShapesEval baseline, PooledShapesEval candidate)
+    {
+        var pairs = Pairs(baseline, candidate);
+        return ShapesSplits.CombinationNames
+            .Select(c => (Name: c, Pairs: pairs.Where(p => p.Base.HeldOut?.Contains(c) == true).ToList()))
+            .Where(t => t.Pairs.Count > 0)
+            .Select(t => Row(null, t.Pairs) with { Combination = t.Name })
+            .ToList();
+    }
+
+    private static List<(ShapesEvalOutcome Base, ShapesEvalOutcome Candidate)> Pairs(PooledShapesEval baseline, PooledShapesEval candidate)
+    {
         if (baseline.PromptSet != candidate.PromptSet)
             throw new NextStepException($"the base is prompt set \"{baseline.PromptSet}\" and the candidate \"{candidate.PromptSet}\": compare reports of the same prompt set");
         var pairs = baseline.Items.Where(kv => candidate.Items.ContainsKey(kv.Key))
@@ -62,10 +90,7 @@ public static class ShapesEvalComparison
         var mismatch = pairs.FirstOrDefault(p => p.Base.Category != p.Candidate.Category);
         if (mismatch.Base is not null)
             throw new NextStepException($"\"{mismatch.Base.Caption}\" is category {ShapesVocabulary.Name(mismatch.Base.Category)} in the base and {ShapesVocabulary.Name(mismatch.Candidate.Category)} in the candidate");
-        var rows = pairs.GroupBy(p => p.Base.Category).OrderBy(g => g.Key).Select(g => Row(g.Key, g.ToList())).ToList();
-        int gained = rows.Sum(r => r.Gained), lost = rows.Sum(r => r.Lost);
-        rows.Add(new ShapesEvalComparisonRow(null, pairs.Count, rows.Average(r => r.Base), rows.Average(r => r.Candidate), gained, lost, SignTest(gained, lost)));
-        return rows;
+        return pairs;
     }
 
     /// <summary>Two-sided exact sign test: the chance of a split at least this uneven when both outcomes are equally likely.</summary>
@@ -85,7 +110,7 @@ public static class ShapesEvalComparison
         return Math.Min(1.0, 2 * Math.Exp(logTail));
     }
 
-    private static ShapesEvalComparisonRow Row(ShapesCategory category, List<(ShapesEvalOutcome Base, ShapesEvalOutcome Candidate)> pairs)
+    private static ShapesEvalComparisonRow Row(ShapesCategory? category, List<(ShapesEvalOutcome Base, ShapesEvalOutcome Candidate)> pairs)
     {
         int gained = pairs.Count(p => p.Candidate.Correct && !p.Base.Correct), lost = pairs.Count(p => p.Base.Correct && !p.Candidate.Correct);
         return new ShapesEvalComparisonRow(category, pairs.Count, pairs.Average(p => p.Base.Correct ? 1.0 : 0.0),
