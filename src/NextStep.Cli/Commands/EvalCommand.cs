@@ -74,14 +74,16 @@ public static class EvalCommand
         }
         table.AddRow("overall", report.Items.Count.ToString(), report.Items.Count(i => i.Correct).ToString(), $"{report.Overall:F3}");
         console.Write(table);
-        var shapes = new Table { Title = new TableTitle("shape in the prompt") };
-        shapes.AddColumn("shape").AddColumn(new TableColumn("accuracy").RightAligned());
-        foreach (var (kind, accuracy) in report.Shapes) shapes.AddRow(ShapesVocabulary.Name(kind), $"{accuracy:F3}");
-        console.Write(shapes);
-        if (report.HeldOutCombinations.Count == 0) return;
-        var combinations = new Table { Title = new TableTitle("held-out combination in the prompt") };
-        combinations.AddColumn("combination").AddColumn(new TableColumn("accuracy").RightAligned());
-        foreach (var (name, accuracy) in report.HeldOutCombinations) combinations.AddRow(name, $"{accuracy:F3}");
-        console.Write(combinations);
+        console.Write(AccuracyTable("shape in the prompt", "shape", report.Shapes.Select(kv => (ShapesVocabulary.Name(kv.Key), kv.Value))));
+        if (report.HeldOutCombinations.Count > 0)
+            console.Write(AccuracyTable("held-out combination in the prompt", "combination", report.HeldOutCombinations.Select(kv => (kv.Key, kv.Value))));
+    }
+
+    private static Table AccuracyTable(string title, string firstColumn, IEnumerable<(string Label, double Accuracy)> rows)
+    {
+        var table = new Table { Title = new TableTitle(title) };
+        table.AddColumn(firstColumn).AddColumn(new TableColumn("accuracy").RightAligned());
+        foreach (var (label, accuracy) in rows) table.AddRow(label, $"{accuracy:F3}");
+        return table;
     }
 }

@@ -63,7 +63,7 @@ public static class ShapesSplits
     };
 
     /// <summary>Every held-out combination's name as reports show it: "green star" for a pair, "circle left_of triangle" or "star top_right" for a relation.</summary>
-    public static IReadOnlyList<string> CombinationNames =>
+    public static readonly IReadOnlyList<string> CombinationNames =
         [.. HeldOutPairs.Select(p => Name(p.Shape, p.Color)), .. HeldOutRelations.Select(Name)];
 
     /// <summary>
