@@ -38,7 +38,7 @@ public static class LoadBench
             long peak = ProcessStats.PeakRssBytes;
             long weights = model.parameters().Sum(p => p.numel() * p.element_size());
             return new LoadResult(fileDType.ToString().ToLowerInvariant(), modelDType.ToString().ToLowerInvariant(),
-                new FileInfo(Path.Combine(dir, "model.safetensors")).Length, weights, ms, before, peak);
+                FileSize.Of(Path.Combine(dir, "model.safetensors")), weights, ms, before, peak);
         }
         finally { Directory.Delete(dir, recursive: true); }
     }

@@ -13,8 +13,8 @@ internal sealed class JsonConfig
     public static JsonConfig Load(string path)
     {
         if (!File.Exists(path)) throw new NextStepException($"{path}: file not found");
-        var info = new FileInfo(path);
-        if (info.Length > 16 * 1024 * 1024) throw new NextStepException($"{path}: {info.Length} bytes is too large for a config file (limit 16 MiB)");
+        long length = FileSize.Of(path);
+        if (length > 16 * 1024 * 1024) throw new NextStepException($"{path}: {length} bytes is too large for a config file (limit 16 MiB)");
         var bytes = File.ReadAllBytes(path);
         try { _ = new System.Text.UTF8Encoding(false, true).GetCharCount(bytes); }
         catch (System.Text.DecoderFallbackException) { throw new NextStepException($"{path}: not valid UTF-8 text"); }

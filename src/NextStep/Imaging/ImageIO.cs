@@ -17,7 +17,7 @@ public static class ImageIO
     public static RgbImage Load(string path)
     {
         if (!File.Exists(path)) throw new NextStepException($"{path}: image file not found");
-        var length = new FileInfo(path).Length;
+        var length = FileSize.Of(path);
         if (length > MaxFileBytes) throw new NextStepException($"{path}: {length} bytes is too large for an input image (limit {MaxFileBytes / (1024 * 1024)} MiB)");
         if (length == 0) throw new NextStepException($"{path}: the image file is empty");
 

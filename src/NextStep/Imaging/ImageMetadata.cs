@@ -109,7 +109,7 @@ public sealed record ImageMetadata
         if (File.Exists(config)) sha.AppendData(File.ReadAllBytes(config));
         foreach (var f in Directory.EnumerateFiles(modelFolder, "*.safetensors").Order(StringComparer.Ordinal))
         {
-            sha.AppendData(Encoding.UTF8.GetBytes(Path.GetFileName(f) + ":" + new FileInfo(f).Length));
+            sha.AppendData(Encoding.UTF8.GetBytes(Path.GetFileName(f) + ":" + FileSize.Of(f)));
             using var fs = File.OpenRead(f);
             var head = new byte[Math.Min(fs.Length, 1 << 20)];
             fs.ReadExactly(head);

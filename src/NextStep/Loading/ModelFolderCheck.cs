@@ -38,7 +38,7 @@ public static class ModelFolderCheck
         ck?.Dispose();
         foreach (var f in new[] { "tokenizer.json", "tokenizer_config.json" })
             results.Add(File.Exists(Path.Combine(folder, f))
-                ? new(f, true, $"{new FileInfo(Path.Combine(folder, f)).Length / 1024.0:F0} KiB")
+                ? new(f, true, $"{FileSize.Of(Path.Combine(folder, f)) / 1024.0:F0} KiB")
                 : new(f, false, "missing", "copy the tokenizer files from the model's Hugging Face repository"));
         string vae = Path.Combine(folder, "vae");
         Try(results, "vae/config.json", () => VaeConfig.Load(Path.Combine(vae, "config.json")),
@@ -46,7 +46,7 @@ public static class ModelFolderCheck
             "download vae/config.json of the model (or of NextStep-1-f8ch16-Tokenizer)");
         string ckpt = Path.Combine(vae, "checkpoint.pt");
         results.Add(File.Exists(ckpt)
-            ? new("vae/checkpoint.pt", true, $"{new FileInfo(ckpt).Length / 1e6:F1} MB")
+            ? new("vae/checkpoint.pt", true, $"{FileSize.Of(ckpt) / 1e6:F1} MB")
             : new("vae/checkpoint.pt", false, "missing", "download it explicitly (it is stored with Git LFS): vae/checkpoint.pt"));
         return results;
     }

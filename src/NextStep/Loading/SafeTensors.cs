@@ -60,7 +60,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     {
         limits ??= SafeTensorsLimits.Default;
         if (!File.Exists(path)) throw new NextStepException($"{path}: file not found");
-        long fileLength = new FileInfo(path).Length;
+        long fileLength = FileSize.Of(path);
         byte[] headerBytes;
         using (var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read))
         {
