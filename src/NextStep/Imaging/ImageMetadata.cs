@@ -109,8 +109,8 @@ public sealed record ImageMetadata
         if (File.Exists(config)) sha.AppendData(File.ReadAllBytes(config));
         foreach (var f in Directory.EnumerateFiles(modelFolder, "*.safetensors").Order(StringComparer.Ordinal))
         {
-            sha.AppendData(Encoding.UTF8.GetBytes(Path.GetFileName(f) + ":" + FileSize.Of(f)));
             using var fs = File.OpenRead(f);
+            sha.AppendData(Encoding.UTF8.GetBytes(Path.GetFileName(f) + ":" + fs.Length));
             var head = new byte[Math.Min(fs.Length, 1 << 20)];
             fs.ReadExactly(head);
             sha.AppendData(head);

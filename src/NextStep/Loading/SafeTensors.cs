@@ -60,10 +60,11 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     {
         limits ??= SafeTensorsLimits.Default;
         if (!File.Exists(path)) throw new NextStepException($"{path}: file not found");
-        long fileLength = FileSize.Of(path);
+        long fileLength;
         byte[] headerBytes;
         using (var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read))
         {
+            fileLength = fs.Length; // the opened file's length: a symbolic link's target, not the link
             if (fileLength < 8) throw new NextStepException($"{path}: not a safetensors file ({fileLength} bytes; expected an 8-byte header length first)");
             Span<byte> lenBytes = stackalloc byte[8];
             fs.ReadExactly(lenBytes);
