@@ -40,15 +40,23 @@ public static class TrainDefaultCommand
         var saveEvery = new Option<int>("--save-every") { Description = "Also write the weights so far to --out every N steps (0 = only at the end)", DefaultValueFactory = _ => 0 };
         var ema = new Option<double>("--ema") { Description = "Decay of an exponential moving average of the weights, saved instead of the raw ones (0 = off; e.g. 0.999)", DefaultValueFactory = _ => defaults.EmaDecay };
         var freeze = new Option<string?>("--freeze") { Description = "Comma-separated parameter prefixes that stay fixed, e.g. embed_tokens,layers,norm,lm_head,image_in_projector (only the flow-matching head and image_out_projector train)" };
+        var selfInputs = new Option<double>("--self-inputs") { Description = "Probability that an input image token is replaced by the model's own sample of it (parallel scheduled sampling; 0 = off, the official recipe)", DefaultValueFactory = _ => 0 };
+        var selfInputSteps = new Option<int>("--self-input-steps") { Description = "Euler steps of the head when it samples those tokens", DefaultValueFactory = _ => 8 };
+        var selfInputStart = new Option<double>("--self-input-start") { Description = "Flow time (0..1) at which that sampling starts from the true token noised to it (0 = from pure noise)", DefaultValueFactory = _ => 0 };
         var logEvery = new Option<int>("--log-every") { Description = "Print the mean losses every N steps", DefaultValueFactory = _ => 25 };
         var cmd = new Command("train-default", "Train the small default NextStep model on Shapes")
         {
-            vaeDir, tokenizerDir, output, images, firstImage, mix, steps, minutes, batch, lr, dropout, seed, size, latents, init, saveEvery, ema, freeze, threads, device, logEvery,
+            vaeDir, tokenizerDir, output, images, firstImage, mix, steps, minutes, batch, lr, dropout, seed, size, latents, init, saveEvery, ema, freeze, selfInputs, selfInputSteps, selfInputStart, threads, device, logEvery,
         };
         cmd.SetAction(p =>
         {
             var stdout = p.InvocationConfiguration.Output;
             var categoryMix = p.GetValue(mix) is { } m ? ShapesMix.Parse(m) : null;
+            // Checked before anything is encoded or loaded.
+            var selfSampling = p.GetResult(selfInputs) is { Implicit: false }
+                ? new SelfInputs(p.GetValue(selfInputs), p.GetValue(selfInputSteps), p.GetValue(selfInputStart))
+                    .Validate($"--self-inputs {p.GetValue(selfInputs)} --self-input-steps {p.GetValue(selfInputSteps)} --self-input-start {p.GetValue(selfInputStart)}")
+                : null;
             set_num_threads(p.GetValue(threads));
             var on = new Device(PipelineOptions.ParseDevice(p.GetValue(device)!));
             var dir = Directory.CreateDirectory(p.GetValue(output)!).FullName;
@@ -110,7 +118,9 @@ public static class TrainDefaultCommand
                 Steps = p.GetValue(steps), MaxMinutes = p.GetValue(minutes), BatchSize = p.GetValue(batch), LearningRate = p.GetValue(lr),
                 CaptionDropout = p.GetValue(dropout), Seed = p.GetValue(seed), SaveEvery = p.GetValue(saveEvery), EmaDecay = p.GetValue(ema),
                 Freeze = p.GetValue(freeze)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) ?? [],
+                SelfInputs = selfSampling,
             };
+            if (options.SelfInputs is { Probability: > 0 } si) stdout.WriteLine($"self inputs: each input image token is the model's own sample of it with probability {si.Probability} ({si.Steps} Euler steps from t = {si.Start})");
             if (options.Freeze.Count > 0)
             {
                 Objective.EnableTraining(model);

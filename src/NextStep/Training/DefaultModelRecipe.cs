@@ -35,6 +35,8 @@ public sealed record DefaultModelOptions
     /// "layers" and "norm", <c>freeze_lm_head</c> = "lm_head". Empty: everything trains.
     /// </summary>
     public IReadOnlyList<string> Freeze { get; init; } = [];
+    /// <summary>Replace some input tokens by the model's own samples of them (<see cref="Training.SelfInputs"/>; null = off, the official recipe).</summary>
+    public SelfInputs? SelfInputs { get; init; }
 }
 
 /// <summary>Sizes of the small model: the Qwen2 backbone (hidden width, layers, heads, SwiGLU width) and the flow-matching head.</summary>
@@ -289,7 +291,7 @@ public static class DefaultModelRecipe
             var batch = new TrainingBatch(tensor(ids).to(device), tensor(labels).to(device), latents.to(device).unbind(0), Enumerable.Repeat(true, picks.Length).ToList());
 
             adam.ZeroGrad();
-            var loss = Objective.Compute(model, batch, out var hidden);
+            var loss = Objective.Compute(model, batch, out var hidden, selfInputs: options.SelfInputs);
             loss.Loss.backward();
             Objective.ClearPaddingGradient(model);
             GradientClipping.Clip(groups, options.MaxGradNorm);

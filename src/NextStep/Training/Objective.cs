@@ -20,16 +20,18 @@ public static class Objective
     /// <summary>
     /// Computes the official loss of <paramref name="batch"/>; <paramref name="hidden"/> receives the final-normed hidden
     /// states [B, L, H]. Flow-matching draws are injected, or drawn from <paramref name="generator"/> (default: torch's global one),
-    /// as is the input-latent noise when the config's <c>noise_strength</c> is above 0 (drawn first, as in the official forward).
+    /// as is the input-latent noise when the config's <c>noise_strength</c> is above 0 (drawn first, as in the official forward),
+    /// and then, with <paramref name="selfInputs"/>, the model's own samples of some input tokens (<see cref="SelfInputs"/>).
     /// </summary>
     public static TrainingLoss Compute(NextStepModel model, TrainingBatch batch, out Tensor hidden, FlowMatchingDraws? draws = null,
-        Generator? generator = null, double? lmLossWeight = null, double? imageLossWeight = null)
+        Generator? generator = null, double? lmLossWeight = null, double? imageLossWeight = null, SelfInputs? selfInputs = null)
     {
         var c = model.Config;
         using var scope = NewDisposeScope();
         var tokens = PatchifyEach(model, batch.Latents);
         // The backbone reads (optionally noised) input latents; the flow-matching targets stay clean.
-        var inputs = c.NoiseStrength > 0 ? PatchifyEach(model, Losses.InputNoise(batch.Latents, c.NoiseStrength, generator)) : tokens;
+        IReadOnlyList<Tensor> inputs = c.NoiseStrength > 0 ? PatchifyEach(model, Losses.InputNoise(batch.Latents, c.NoiseStrength, generator)) : tokens;
+        if (selfInputs is not null) inputs = selfInputs.Mix(model, batch.InputIds, tokens, inputs, generator);
         var embeds = model.Embed(batch.InputIds, inputs.Count == 0 ? null : cat(inputs.ToArray(), 0));
         var h = model.Forward(embeds, null, null);
         var mask = Losses.FmConditionMask(batch.InputIds, c.ImagePlaceholderId);

@@ -48,6 +48,19 @@ public class DefaultModelRecipeTests
     }
 
     [Fact]
+    public void TrainDefaultTrainsWithSelfInputsAndRefusesBadOnes()
+    {
+        var (rc, stdout, stderr) = TrainDefault(dir => ["--out", Path.Combine(dir, "m"), "--images", "8", "--batch", "2", "--steps", "1", "--log-every", "1",
+            "--self-inputs", "0.5", "--self-input-steps", "2", "--self-input-start", "0.5"]);
+        Assert.True(rc == 0, stderr);
+        Assert.Contains("self inputs: each input image token is the model's own sample of it with probability 0.5 (2 Euler steps from t = 0.5)", stdout);
+        Assert.Contains("trained 1 steps", stdout);
+        (rc, _, stderr) = TrainDefault(dir => ["--out", Path.Combine(dir, "m"), "--images", "8", "--steps", "1", "--self-inputs", "2"]);
+        Assert.Equal(1, rc);
+        Assert.Contains("--self-inputs 2 --self-input-steps 8 --self-input-start 0: probability 2 must be between 0 and 1", stderr);
+    }
+
+    [Fact]
     public void TrainDefaultRefusesASizeForAContinuedRun()
     {
         var (rc, _, stderr) = TrainDefault(dir => ["--out", dir, "--size", "32,2,2,1,64,32,1", "--steps", "1"]);
