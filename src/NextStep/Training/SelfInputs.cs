@@ -1,4 +1,5 @@
 using NextStep.Model;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace NextStep.Training;
@@ -39,11 +40,12 @@ public sealed record SelfInputs(double Probability, int Steps = 8, double Start 
         var x = randn([rows, width], tokens[0].dtype, tokens[0].device, generator: generator);
         // x_t = t·x1 + (1 − t)·ε from t = Start to 1 (data), velocity x1 − ε: the training convention of Losses.FlowMatching.
         // Start > 0 begins from the clean token noised to that time, so the sample stays near it (as in SDEdit).
-        if (Start > 0) x = cat(tokens.ToArray(), 0) * Start + x * (1 - Start);
-        double dt = (1 - Start) / Steps;
+        using Scalar start = Start, rest = 1 - Start, dt = (1 - Start) / Steps; // held while libtorch reads them (see AdamW.Update)
+        if (Start > 0) x = cat(tokens.ToArray(), 0) * start + x * rest;
         for (int k = 0; k < Steps; k++)
         {
-            using var t = full([rows], Start + k * dt, x.dtype, x.device);
+            using Scalar now = Start + k * ((1 - Start) / Steps);
+            using var t = full([rows], now, x.dtype, x.device);
             using var v = model.Head.forward(x, t, cond);
             x = x + v * dt;
         }
@@ -62,7 +64,8 @@ public sealed record SelfInputs(double Probability, int Steps = 8, double Start 
         using var scope = NewDisposeScope();
         var samples = cat(Sample(model, inputIds, tokens, generator).ToArray(), 0);
         var flat = cat(inputs.ToArray(), 0);
-        var pick = rand([flat.shape[0], 1], flat.dtype, flat.device, generator: generator) < Probability;
+        using Scalar probability = Probability;
+        var pick = rand([flat.shape[0], 1], flat.dtype, flat.device, generator: generator) < probability;
         var mixed = where(pick, samples, flat).split(inputs.Select(t => t.shape[0]).ToArray(), 0);
         foreach (var m in mixed) m.MoveToOuterDisposeScope();
         return mixed;
