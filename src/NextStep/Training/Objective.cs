@@ -47,7 +47,7 @@ public static class Objective
     }
 
     /// <summary>Each latent [C, H, W] as its tokens [h·w, C·p²]; latents of one shape are patchified in one call.</summary>
-    private static List<Tensor> PatchifyEach(NextStepModel model, IReadOnlyList<Tensor> latents) =>
+    internal static List<Tensor> PatchifyEach(NextStepModel model, IReadOnlyList<Tensor> latents) =>
         latents.Count > 1 && latents.All(z => z.shape.SequenceEqual(latents[0].shape))
             ? model.Patchify(stack(latents.ToArray(), 0)).unbind(0).ToList()
             : latents.Select(z => model.Patchify(z.unsqueeze(0)).squeeze(0)).ToList();

@@ -32,24 +32,25 @@ public sealed record SelfInputs(double Probability, int Steps = 8, double Start 
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var h = model.Forward(model.Embed(inputIds, cat(tokens.ToArray(), 0)), null, null);
+        var clean = cat(tokens.ToArray(), 0);
+        var perImage = tokens.Select(t => t.shape[0]).ToArray();
+        var h = model.Forward(model.Embed(inputIds, clean), null, null);
         var mask = Losses.FmConditionMask(inputIds, model.Config.ImagePlaceholderId);
-        var states = Losses.ConditionStates(h, mask, tokens.Select(t => t.shape[0]).ToList());
-        var cond = model.ImageOutProjector.forward(cat(states, 0));
-        long rows = cond.shape[0], width = tokens[0].shape[1];
-        var x = randn([rows, width], tokens[0].dtype, tokens[0].device, generator: generator);
+        var cond = model.ImageOutProjector.forward(cat(Losses.ConditionStates(h, mask, perImage), 0));
+        var x = randn(clean.shape, clean.dtype, clean.device, generator: generator);
         // x_t = t·x1 + (1 − t)·ε from t = Start to 1 (data), velocity x1 − ε: the training convention of Losses.FlowMatching.
         // Start > 0 begins from the clean token noised to that time, so the sample stays near it (as in SDEdit).
-        using Scalar start = Start, rest = 1 - Start, dt = (1 - Start) / Steps; // held while libtorch reads them (see AdamW.Update)
-        if (Start > 0) x = cat(tokens.ToArray(), 0) * start + x * rest;
+        double step = (1 - Start) / Steps;
+        using Scalar start = Start, rest = 1 - Start, dt = step; // held while libtorch reads them (see AdamW.Update)
+        if (Start > 0) x = clean * start + x * rest;
         for (int k = 0; k < Steps; k++)
         {
-            using Scalar now = Start + k * ((1 - Start) / Steps);
-            using var t = full([rows], now, x.dtype, x.device);
+            using Scalar now = Start + k * step;
+            using var t = full([clean.shape[0]], now, x.dtype, x.device);
             using var v = model.Head.forward(x, t, cond);
             x = x + v * dt;
         }
-        var samples = x.split(tokens.Select(t => t.shape[0]).ToArray(), 0);
+        var samples = x.split(perImage, 0);
         foreach (var s in samples) s.MoveToOuterDisposeScope();
         return samples;
     }

@@ -1,4 +1,3 @@
-using NextStep.Model;
 using NextStep.Tests.Support;
 using NextStep.Training;
 using Xunit;
@@ -9,9 +8,6 @@ namespace NextStep.Tests.Training;
 /// <summary>Self-sampled inputs (parallel scheduled sampling, <see cref="SelfInputs"/>) on the tiny checkpoint and the official training batch.</summary>
 public sealed class SelfInputsTests
 {
-    private static List<Tensor> Tokens(NextStepModel model, TrainingBatch batch) =>
-        batch.Latents.Select(z => model.Patchify(z.unsqueeze(0)).squeeze(0)).ToList();
-
     [Fact]
     public void EachSampleIsDrawnFromTheOfficialConditionOfItsToken()
     {
@@ -19,7 +15,7 @@ public sealed class SelfInputsTests
         using var model = ObjectiveTests.TrainableTinyModel();
         var batch = ObjectiveTests.GoldenBatch("t2i");
         Assert.All(batch.ImageFilteredIdx, Assert.True);
-        var tokens = Tokens(model, batch);
+        var tokens = Objective.PatchifyEach(model, batch.Latents);
         var samples = new SelfInputs(1, Steps: 1).Sample(model, batch.InputIds, tokens, new Generator(7));
 
         // One Euler step from t = 0: x = ε + v(ε, 0, c), with c the condition the official training code computed
@@ -38,7 +34,7 @@ public sealed class SelfInputsTests
         using var scope = NewDisposeScope();
         using var model = ObjectiveTests.TrainableTinyModel();
         var batch = ObjectiveTests.GoldenBatch("t2i");
-        var tokens = Tokens(model, batch);
+        var tokens = Objective.PatchifyEach(model, batch.Latents);
         var settings = new SelfInputs(1, Steps: 4, Start: 0.5);
         var before = settings.Sample(model, batch.InputIds, tokens, new Generator(11));
         const int j = 2;
@@ -63,7 +59,7 @@ public sealed class SelfInputsTests
         using var scope = NewDisposeScope();
         using var model = ObjectiveTests.TrainableTinyModel();
         var batch = ObjectiveTests.GoldenBatch("t2i");
-        var tokens = Tokens(model, batch);
+        var tokens = Objective.PatchifyEach(model, batch.Latents);
         var inputs = tokens.Select(t => t + 0.5).ToList();
         Assert.Same(inputs, new SelfInputs(0).Mix(model, batch.InputIds, tokens, inputs, new Generator(1)));
 
