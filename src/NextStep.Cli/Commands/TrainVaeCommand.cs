@@ -28,17 +28,27 @@ public static class TrainVaeCommand
         var freeze = new Option<bool>("--freeze-encoder") { Description = "Train the decoder only (with --init): the latents and their scaling stay as they are" };
         var firstImage = new Option<long>("--first-image") { Description = "Index of the first Shapes training scene (e.g. past the scenes an --init run was trained on)", DefaultValueFactory = _ => defaults.FirstImage };
         var dilation = new Option<int>("--edge-band") { Description = "Also weight the background pixels within this many pixels of a shape like the shape's own (0 = shape pixels only)", DefaultValueFactory = _ => defaults.ForegroundDilation };
+        var split = new Option<string>("--split") { Description = "Scenes to train on: \"train\" (no held-out pair is ever drawn) or \"all\" (the whole Shapes world, held-out pairs included)", DefaultValueFactory = _ => "train" };
+        var recolor = new Option<double>("--recolor") { Description = "Probability that an object is drawn in a random colour instead of its palette colour (never a held-out pair; 0 = palette only)", DefaultValueFactory = _ => defaults.RecolorFraction };
         var logEvery = new Option<int>("--log-every") { Description = "Print the mean loss every N steps", DefaultValueFactory = _ => 25 };
-        var cmd = new Command("train-vae", "Train the default model's VAE on Shapes images and measure its latent scaling") { data, output, steps, minutes, batch, crop, lr, kl, seed, init, noise, saveEvery, freeze, firstImage, dilation, threads, logEvery };
+        var cmd = new Command("train-vae", "Train the default model's VAE on Shapes images and measure its latent scaling") { data, output, steps, minutes, batch, crop, lr, kl, seed, init, noise, saveEvery, freeze, firstImage, dilation, split, recolor, threads, logEvery };
         cmd.SetAction(p =>
         {
             var stdout = p.InvocationConfiguration.Output;
             if (p.GetValue(data) is not "shapes") throw new NextStepException($"--data \"{p.GetValue(data)}\": only \"shapes\" is supported");
+            var splitValue = p.GetValue(split) switch
+            {
+                "train" => ShapesSplit.Train,
+                "all" => ShapesSplit.All,
+                var other => throw new NextStepException($"--split \"{other}\": expected \"train\" or \"all\""),
+            };
+            if (!(p.GetValue(recolor) is >= 0 and <= 1)) throw new NextStepException($"--recolor {p.GetValue(recolor)}: expected a probability in [0, 1]");
             if (p.GetValue(threads) is { } t) set_num_threads(t);
             var options = defaults with { Steps = p.GetValue(steps), BatchSize = p.GetValue(batch), LearningRate = p.GetValue(lr), KlWeight = p.GetValue(kl), Seed = p.GetValue(seed),
                 MaxMinutes = p.GetValue(minutes), CropSize = p.GetValue(crop), InitFrom = p.GetValue(init),
                 LatentNoise = p.GetValue(noise), SaveEvery = p.GetValue(saveEvery), SaveTo = p.GetValue(output), FreezeEncoder = p.GetValue(freeze),
-                FirstImage = p.GetValue(firstImage), ForegroundDilation = p.GetValue(dilation) };
+                FirstImage = p.GetValue(firstImage), ForegroundDilation = p.GetValue(dilation),
+                Split = splitValue, RecolorFraction = p.GetValue(recolor) };
             double window = 0;
             int every = p.GetValue(logEvery);
             var clock = System.Diagnostics.Stopwatch.StartNew();

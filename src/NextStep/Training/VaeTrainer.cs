@@ -27,9 +27,16 @@ public sealed record VaeTrainingOptions
     public double KlWeight { get; init; } = 1e-5;
     /// <summary>Seeds the weight init and the posterior noise.</summary>
     public long Seed { get; init; } = 0;
-    /// <summary>The Shapes data set (train split) the images come from; scene i of step s is index
-    /// <see cref="FirstImage"/> + s·batch + i.</summary>
+    /// <summary>The Shapes data set the images come from; scene i of step s is index
+    /// <see cref="FirstImage"/> + s·batch + i of split <see cref="Split"/>.</summary>
     public int DataSeed { get; init; } = 1;
+    /// <summary>The split the training scenes come from: <see cref="ShapesSplit.Train"/> (no held-out pair is ever drawn)
+    /// or <see cref="ShapesSplit.All"/> (the whole Shapes world: a model evaluated on held-out pairs then uses a VAE
+    /// that has seen them). The held-aside images for PSNR and the latent statistics are train-split scenes either way.</summary>
+    public ShapesSplit Split { get; init; } = ShapesSplit.Train;
+    /// <summary>Probability that a training object is drawn in a random colour instead of its palette colour
+    /// (<see cref="ShapesRecolor"/>: never a held-out pair, never near the background); 0 = palette colours only.</summary>
+    public double RecolorFraction { get; init; } = 0;
     /// <summary>Index of the first training scene: a continued run (<see cref="InitFrom"/>) can start past the scenes
     /// earlier runs drew. The held-aside images (data seed + 1) do not move.</summary>
     public long FirstImage { get; init; } = 0;
@@ -83,6 +90,25 @@ public static class VaeTrainer
         Psz = 2,
     };
 
+    /// <summary>Training scenes <paramref name="start"/>… (<see cref="VaeTrainingOptions.Split"/>), with
+    /// <see cref="VaeTrainingOptions.RecolorFraction"/> of their objects in random colours (chosen per scene, from the
+    /// scene's index, so a run is reproducible), as pixels [count, 3, size, size] in [−1, 1].</summary>
+    public static Tensor TrainingPixels(VaeTrainingOptions options, long start, int count, int size)
+    {
+        using var scope = NewDisposeScope();
+        var images = Enumerable.Range(0, count).AsParallel().AsOrdered().Select(i =>
+        {
+            var scene = ShapesDataset.Scene(options.DataSeed, start + i, options.Split);
+            var colors = options.RecolorFraction > 0
+                ? ShapesRecolor.Colors(scene, new Random(ShapesDataset.SceneSeed(options.DataSeed + RecolorSeedOffset, start + i)), options.RecolorFraction)
+                : null;
+            return ShapesRenderer.Render(scene, size, size, colors);
+        }).ToArray().Select(NextStepPipeline.ToTensor).ToArray();
+        return PixelTensors.FromUInt8(stack(images)).MoveToOuterDisposeScope();
+    }
+
+    private const int RecolorSeedOffset = 7919;
+
     /// <summary>Scenes <paramref name="start"/>… of the Shapes train split rendered at <paramref name="size"/>, as pixels [count, 3, size, size] in [−1, 1].</summary>
     public static Tensor ShapesPixels(int dataSeed, long start, int count, int size)
         => ScenePixels(Enumerable.Range(0, count).Select(i => ShapesDataset.Scene(dataSeed, start + i, ShapesSplit.Train)), size);
@@ -102,6 +128,8 @@ public static class VaeTrainer
     {
         if (options.Steps < 1 || options.BatchSize < 1) throw new NextStepException($"VAE training: steps {options.Steps} and batch size {options.BatchSize} must be at least 1");
         if (options.FirstImage < 0) throw new NextStepException($"VAE training: first image {options.FirstImage} must be 0 or more");
+        if (options.Split is not (ShapesSplit.Train or ShapesSplit.All)) throw new NextStepException($"VAE training: split {options.Split} is not a training split (expected Train or All)");
+        if (!(options.RecolorFraction >= 0 && options.RecolorFraction <= 1)) throw new NextStepException($"VAE training: recolour fraction {options.RecolorFraction} must be a probability in [0, 1]");
         var clock = Stopwatch.StartNew();
         manual_seed(options.Seed);
         var vae = options.InitFrom is { } init ? AutoencoderKL.Load(init) : AutoencoderKL.Initialise(config);
@@ -129,7 +157,7 @@ public static class VaeTrainer
                 if (progressFraction >= 1) break;
                 using var scope = NewDisposeScope();
                 adam.ParamGroups.First().LearningRate = options.LearningRate * LrFactor(step, progressFraction, options.WarmupSteps);
-                var pixels = Crop(ShapesPixels(options.DataSeed, FirstScene(options, step), options.BatchSize, config.Resolution), options.CropSize, cropRng);
+                var pixels = Crop(TrainingPixels(options, FirstScene(options, step), options.BatchSize, config.Resolution), options.CropSize, cropRng);
                 var (reconstruction, mean, logvar) = vae.TrainingForward(pixels, options.LatentNoise);
                 var error = reconstruction - pixels;
                 // Shapes cover a few percent of the pixels: without extra weight on them a short run settles on the

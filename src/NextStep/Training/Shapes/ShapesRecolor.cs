@@ -1,0 +1,48 @@
+namespace NextStep.Training.Shapes;
+
+/// <summary>
+/// Colour augmentation for VAE training: draws some objects of a scene in a random colour instead of their palette
+/// colour, so that the VAE learns to draw every shape in every colour rather than the (shape, colour) pairs it was
+/// shown. The held-out pairs stay out: a random colour whose nearest palette colour would make a held-out pair with
+/// the object's shape (<see cref="ShapesSplits.HeldOutPairs"/>: what the analyser would read as, say, a green star) is
+/// drawn again, and so is one too close to the background to be seen.
+/// </summary>
+public static class ShapesRecolor
+{
+    /// <summary>Least Euclidean RGB distance (0..255) between a random object colour and the background.</summary>
+    public const double MinContrast = 64;
+
+    /// <summary>
+    /// One colour per object of <paramref name="scene"/>: with probability <paramref name="fraction"/> a random
+    /// colour (uniform in the RGB cube, redrawn until it is allowed), else the object's palette colour.
+    /// </summary>
+    public static IReadOnlyList<(byte R, byte G, byte B)> Colors(ShapesScene scene, Random rng, double fraction)
+    {
+        if (!(fraction >= 0 && fraction <= 1)) throw new NextStepException($"recolour fraction {fraction}: expected a probability in [0, 1]");
+        return scene.Objects.Select(o =>
+        {
+            if (rng.NextDouble() >= fraction) return ShapesVocabulary.Rgb(o.Color);
+            while (true)
+            {
+                var rgb = ((byte)rng.Next(256), (byte)rng.Next(256), (byte)rng.Next(256));
+                if (Allowed(o.Shape, rgb, scene.Background)) return rgb;
+            }
+        }).ToArray();
+    }
+
+    /// <summary>
+    /// True when <paramref name="rgb"/> is visible on the background and does not read as a held-out pair: neither its
+    /// nearest object colour nor its nearest one other than the background's (the analyser does not label pixels with
+    /// the background colour) makes a held-out pair with <paramref name="shape"/>.
+    /// </summary>
+    public static bool Allowed(ShapeKind shape, (byte R, byte G, byte B) rgb, ShapeColor background)
+        => Distance(rgb, ShapesVocabulary.Rgb(background)) >= MinContrast
+           && !ShapesSplits.IsHeldOut(shape, Nearest(rgb, ShapesVocabulary.ObjectColors))
+           && !ShapesSplits.IsHeldOut(shape, Nearest(rgb, ShapesVocabulary.ObjectColors.Where(c => c != background)));
+
+    private static ShapeColor Nearest((byte R, byte G, byte B) rgb, IEnumerable<ShapeColor> colors)
+        => colors.MinBy(c => Distance(ShapesVocabulary.Rgb(c), rgb));
+
+    private static double Distance((byte R, byte G, byte B) a, (byte R, byte G, byte B) b)
+        => Math.Sqrt((a.R - b.R) * (a.R - b.R) + (a.G - b.G) * (a.G - b.G) + (a.B - b.B) * (a.B - b.B));
+}
