@@ -61,6 +61,7 @@ public static class TrainVaeCommand
             var dir = p.GetValue(output)!;
             VaeTrainer.Save(vae, result.Config, dir);
             VaeTrainer.WriteReconstructions(vae, options.DataSeed + 1, dir);
+            if (result.SkippedSteps > 0) stdout.WriteLine($"note: {result.SkippedSteps} steps had NaN or infinite gradients and were not applied");
             stdout.WriteLine($"trained {result.Losses.Count} steps in {result.Elapsed.TotalMinutes:F1} min; final rec (mse+l1) {result.Losses.TakeLast(every).Average():F4}; PSNR {result.Psnr:F2} dB; shift_factor {result.Config.ShiftFactor}, scaling_factor {result.Config.ScalingFactor}");
             stdout.WriteLine($"wrote {dir}");
             return 0;

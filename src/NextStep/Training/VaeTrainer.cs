@@ -61,8 +61,9 @@ public sealed record VaeTrainingOptions
     public bool FreezeEncoder { get; init; }
 }
 
-/// <summary>What one VAE training run produced: the model (its config carries the measured latent scaling), losses and PSNR.</summary>
-public sealed record VaeTrainingResult(AutoencoderKL Vae, VaeConfig Config, IReadOnlyList<double> Losses, double Psnr, TimeSpan Elapsed);
+/// <summary>What one VAE training run produced: the model (its config carries the measured latent scaling), losses and PSNR;
+/// <see cref="SkippedSteps"/> counts the steps whose gradients were not finite and were therefore not applied.</summary>
+public sealed record VaeTrainingResult(AutoencoderKL Vae, VaeConfig Config, IReadOnlyList<double> Losses, double Psnr, TimeSpan Elapsed, int SkippedSteps = 0);
 
 /// <summary>
 /// Trains the FLUX-style VAE (<see cref="AutoencoderKL"/>) on Shapes images: MSE + L1 reconstruction of a posterior sample plus a
@@ -150,6 +151,7 @@ public static class VaeTrainer
             var parameters = vae.parameters().Where(p => p.requires_grad).ToList();
             using var adam = optim.Adam(parameters, options.LearningRate);
             var losses = new List<double>();
+            int skipped = 0, skippedInARow = 0;
             var cropRng = new Random(options.DataSeed);
             for (int step = 0; step < options.Steps; step++)
             {
@@ -171,10 +173,24 @@ public static class VaeTrainer
                 var rec = ((error.square() + error.abs()) * weight).mean();
                 var kl = (mean.square() + logvar.exp() - one - logvar).mean() * half;
                 var loss = rec + kl * klWeight;
+                double recValue = rec.item<float>();
+                if (!double.IsFinite(recValue) || !double.IsFinite(loss.item<float>()))
+                    throw new NextStepException($"VAE training: the loss is not finite at step {step + 1} (reconstruction {recValue}); the weights saved so far are kept; lower --lr");
                 adam.zero_grad();
                 loss.backward();
-                adam.step();
-                losses.Add(rec.item<float>());
+                // A step with a NaN or infinite gradient is not applied (it would turn every weight into NaN); only a run of them stops training.
+                if (!GradientsFinite(parameters))
+                {
+                    skipped++;
+                    if (++skippedInARow >= MaxSkippedInARow)
+                        throw new NextStepException($"VAE training: the gradients were not finite in {MaxSkippedInARow} steps in a row (up to step {step + 1}); the weights saved so far are kept; lower --lr");
+                }
+                else
+                {
+                    skippedInARow = 0;
+                    adam.step();
+                }
+                losses.Add(recValue);
                 progress?.Invoke(step + 1, losses[^1]);
                 if (options.SaveEvery > 0 && options.SaveTo is { } folder && (step + 1) % options.SaveEvery == 0) SaveInterim(vae, config, options, folder);
             }
@@ -183,7 +199,7 @@ public static class VaeTrainer
             using var heldAside = ShapesPixels(options.DataSeed + 1, 0, options.StatisticsImages, config.Resolution);
             var scaled = Scaling(vae, config, options, heldAside);
             double psnr = Psnr(vae, heldAside);
-            return new VaeTrainingResult(vae, scaled, losses, psnr, clock.Elapsed);
+            return new VaeTrainingResult(vae, scaled, losses, psnr, clock.Elapsed, skipped);
         }
         catch { vae.Dispose(); throw; }
     }
@@ -199,6 +215,16 @@ public static class VaeTrainer
     public static long FirstScene(VaeTrainingOptions options, int step) => options.FirstImage + (long)step * options.BatchSize;
 
     /// <summary>Writes the weights so far with latent statistics of 64 held-aside images, then goes on training.</summary>
+    /// <summary>Consecutive steps with non-finite gradients after which training stops.</summary>
+    public const int MaxSkippedInARow = 5;
+
+    internal static bool GradientsFinite(IEnumerable<Tensor> parameters)
+    {
+        using var scope = NewDisposeScope();
+        var norms = parameters.Select(p => p.grad).Where(g => g is not null).Select(g => g!.abs().sum()).ToArray();
+        return norms.Length == 0 || stack(norms).sum().isfinite().item<bool>();
+    }
+
     private static void SaveInterim(AutoencoderKL vae, VaeConfig config, VaeTrainingOptions options, string folder)
     {
         vae.eval();

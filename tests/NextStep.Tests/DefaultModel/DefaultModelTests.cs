@@ -131,6 +131,47 @@ public class DefaultModelTests
     }
 
     [Fact]
+    public void ADivergingVaeRunStopsWithAClearErrorAndKeepsFiniteWeights()
+    {
+        var dir = Directory.CreateTempSubdirectory("vae-diverge-").FullName;
+        var saved = Path.Combine(dir, "run");
+        try
+        {
+            var first = VaeTrainer.Train(VaeTrainer.SmallConfig, new VaeTrainingOptions { Steps = 1, BatchSize = 2, StatisticsImages = 4, Seed = 1 });
+            using (first.Vae) VaeTrainer.Save(first.Vae, first.Config, dir);
+            // A learning rate of 1e6 moves every decoder weight by about 1e6 in the first step: the next loss overflows.
+            var e = Assert.Throws<NextStepException>(() => VaeTrainer.Train(VaeTrainer.SmallConfig, new VaeTrainingOptions
+            {
+                Steps = 6, BatchSize = 2, StatisticsImages = 4, InitFrom = dir, FreezeEncoder = true, LearningRate = 1e6, WarmupSteps = 0,
+                SaveEvery = 1, SaveTo = saved,
+            }));
+            Assert.Matches(@"VAE training: the (loss is not finite at step \d|gradients were not finite in \d+ steps in a row)", e.Message);
+            Assert.Contains("lower --lr", e.Message);
+            using var kept = AutoencoderKL.Load(saved);
+            foreach (var (name, p) in kept.named_parameters())
+                Assert.True(p.isfinite().all().item<bool>(), $"{name}: the weights written before the failure must be finite");
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
+    public void NonFiniteGradientsAreDetected()
+    {
+        using var p = new TorchSharp.Modules.Parameter(torch.ones(3));
+        using (var zero = p - p.detach())
+        using (var loss = zero.sqrt().sum())   // the loss is 0, but d sqrt(x)/dx at 0 is infinite
+        {
+            Assert.Equal(0f, loss.item<float>());
+            loss.backward();
+        }
+        Assert.False(VaeTrainer.GradientsFinite([p]));
+        using var q = new TorchSharp.Modules.Parameter(torch.ones(3));
+        using (var loss = (q * q).sum()) loss.backward();
+        Assert.True(VaeTrainer.GradientsFinite([q]));
+        Assert.True(VaeTrainer.GradientsFinite([]));
+    }
+
+    [Fact]
     public void SamplingProfileFileIsValidated()
     {
         var dir = Directory.CreateTempSubdirectory("profile-").FullName;
