@@ -131,13 +131,13 @@ public sealed class AutoencoderKL : nn.Module
         using var noise = randn_like(mean);
         using var std = PosteriorStd(logvar);
         using var scaledNoise = std * noise;
-        using var posterior = mean + scaledNoise;
+        using var posterior = Held.Add(mean, scaledNoise);
         if (latentNoise <= 0) return (_decoder.call(posterior), mean, logvar);
         using Scalar noiseScale = latentNoise; // held until the call returns (see AdamW.Update)
         // NextStep's tokenizer recipe: z' = z + α·ε with α ~ U[0, γ] per image, so the decoder tolerates imperfect latents.
         using var alpha = rand(new long[] { mean.shape[0], 1, 1, 1 }, mean.dtype, mean.device) * noiseScale;
         using var extra = randn_like(mean) * alpha;
-        using var sample = posterior + extra;
+        using var sample = Held.Add(posterior, extra);
         return (_decoder.call(sample), mean, logvar);
     }
 
@@ -212,11 +212,11 @@ public sealed class AutoencoderKL : nn.Module
         {
             using var zeroStd = zeros_like(logvar);
             using var scaled = zeroStd * noise;
-            return mean + scaled;
+            return Held.Add(mean, scaled);
         }
         using var std = PosteriorStd(logvar);
         using var scaledNoise = std * noise;
-        return mean + scaledNoise;
+        return Held.Add(mean, scaledNoise);
     }
 
     /// <summary>The posterior's standard deviation exp(logvar / 2).</summary>

@@ -80,7 +80,7 @@ public sealed class ResBlock : nn.Module<Tensor, Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var h = mlp.forward(in_ln.forward(x) * scalePlusOne + shift);
-        return (x + gate * h).MoveToOuterDisposeScope();
+        return Held.Add(x, gate * h).MoveToOuterDisposeScope();
     }
 }
 
@@ -149,7 +149,7 @@ public sealed class SimpleMLPAdaLN : nn.Module<Tensor, Tensor, Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var h = input_proj.forward(x.to_type(DType));
-        var y = time_embed.forward(t.to_type(DType)) + cond_embed.forward(c.to_type(DType));
+        var y = Held.Add(time_embed.forward(t.to_type(DType)), cond_embed.forward(c.to_type(DType)));
         foreach (var block in res_blocks) h = block.forward(h, y);
         return final_layer.forward(h, y).MoveToOuterDisposeScope();
     }

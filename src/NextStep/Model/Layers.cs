@@ -149,7 +149,7 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var x32 = x.to_type(ScalarType.Float32);
-        var variance = x32.square().mean([-1], keepdim: true);
+        var variance = Held.Square(x32).mean([-1], keepdim: true);
         using Scalar eps = _eps; // held until the call returns (see AdamW.Update)
         var normed = (x32 * (variance + eps).rsqrt()).to_type(x.dtype);
         return (weight * normed).MoveToOuterDisposeScope();

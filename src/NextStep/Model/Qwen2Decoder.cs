@@ -133,8 +133,8 @@ public sealed class DecoderLayer : nn.Module
     public Tensor Forward(Tensor h, Tensor cos, Tensor sin, Tensor mask, KvCache? cache, int layer)
     {
         using var scope = NewDisposeScope();
-        var a = h + self_attn.Forward(input_layernorm.forward(h), cos, sin, mask, cache, layer);
-        return (a + mlp.forward(post_attention_layernorm.forward(a))).MoveToOuterDisposeScope();
+        var a = Held.Add(h, self_attn.Forward(input_layernorm.forward(h), cos, sin, mask, cache, layer));
+        return Held.Add(a, mlp.forward(post_attention_layernorm.forward(a))).MoveToOuterDisposeScope();
     }
 }
 

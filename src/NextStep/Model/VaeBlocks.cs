@@ -80,9 +80,9 @@ internal sealed class ResnetBlock : nn.Module<Tensor, Tensor>
         using var b = _conv1.call(a);
         using var c = VaeOps.SwishInPlace(_norm2.call(b));
         using var h = _conv2.call(c);
-        if (_ninShortcut is null) return x + h;
+        if (_ninShortcut is null) return Held.Add(x, h);
         using var shortcut = _ninShortcut.call(x);
-        return shortcut + h;
+        return Held.Add(shortcut, h);
     }
 }
 
@@ -118,7 +118,7 @@ internal sealed class AttnBlock : nn.Module<Tensor, Tensor>
         using var attended = nn.functional.scaled_dot_product_attention(q, k, v);
         using var image = attended.transpose(2, 3).reshape(b, c, h, w);
         using var projected = _projOut.call(image);
-        return x + projected;
+        return Held.Add(x, projected);
     }
 }
 

@@ -1,3 +1,4 @@
+using NextStep.Model;
 using static TorchSharp.torch;
 
 namespace NextStep.Sampling;
@@ -22,7 +23,7 @@ internal static class ScoreSde
         using TorchSharp.Scalar one = 1, two = 2;
         var t = ti.to(x.dtype, x.device).view(1, 1);
         var sigma = one - t;
-        var variance = sigma.square() + t * sigma;
+        var variance = Held.Square(sigma) + t * sigma;
         var score = (t * v - x) / variance;
         var drift = v + sigma * score;
         var mean = x + drift * dt;

@@ -1,3 +1,4 @@
+using NextStep.Model;
 using static TorchSharp.torch;
 
 namespace NextStep.Sampling;
@@ -63,7 +64,7 @@ public sealed class V11Sampler : IFlowSampler
                     var dt = tj - ti;
                     var std = (sigma / (one - where(sigma.eq(one), sigmaMax, sigma))).sqrt() * noiseLevel;
                     var eps = Draw();
-                    x = x0 * (one - nextT) + x1 * nextT - std.square() * dt / (two * sigma) * x0;
+                    x = x0 * (one - nextT) + x1 * nextT - Held.Square(std) * dt / (two * sigma) * x0;
                     x = x + std * dt.sqrt() * eps;
                     break;
                 }
@@ -71,7 +72,7 @@ public sealed class V11Sampler : IFlowSampler
                 {
                     var std = (one - nextT) * cpsScale;
                     var eps = Draw();
-                    x = x0 * ((one - nextT).square() - std.square()).sqrt() + x1 * nextT + std * eps;
+                    x = x0 * (Held.Square(one - nextT) - Held.Square(std)).sqrt() + x1 * nextT + std * eps;
                     break;
                 }
                 default:

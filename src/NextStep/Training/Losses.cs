@@ -1,3 +1,4 @@
+using NextStep.Model;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn.functional;
@@ -103,7 +104,7 @@ public static class Losses
         using Scalar one = 1; // held while libtorch reads it (see AdamW.Update)
         var xt = tColumn * target + (one - tColumn) * noise;
         var vPred = velocityNet(xt, t, cond);
-        var rowLoss = (vPred.to_type(ScalarType.Float32) - (target - noise).to_type(ScalarType.Float32)).square().mean([-1]);
+        var rowLoss = Held.Square(vPred.to_type(ScalarType.Float32) - (target - noise).to_type(ScalarType.Float32)).mean([-1]);
         var loss = rowLoss.mean();
         var result = new FlowMatchingResult(loss, cond, target, noise, t, vPred, rowLoss);
         foreach (var x in new[] { loss, cond, target, noise, t, vPred, rowLoss }) x.MoveToOuterDisposeScope();

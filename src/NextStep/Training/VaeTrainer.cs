@@ -170,8 +170,8 @@ public static class VaeTrainer
                 using Scalar threshold = 0.1, one = 1, half = 0.5, extra = options.ForegroundWeight - 1, klWeight = options.KlWeight;
                 var foreground = Dilate((pixels - background).abs().sum([1], keepdim: true).gt(threshold).to_type(ScalarType.Float32), options.ForegroundDilation);
                 var weight = foreground * extra + one;
-                var rec = ((error.square() + error.abs()) * weight).mean();
-                var kl = (mean.square() + logvar.exp() - one - logvar).mean() * half;
+                var rec = ((Held.Square(error) + error.abs()) * weight).mean();
+                var kl = (Held.Square(mean) + logvar.exp() - one - logvar).mean() * half;
                 var loss = rec + kl * klWeight;
                 double recValue = rec.item<float>();
                 if (!double.IsFinite(recValue) || !double.IsFinite(loss.item<float>()))
@@ -284,7 +284,7 @@ public static class VaeTrainer
         var (mean, _) = vae.EncodeMoments(pixels);
         var decoded = PixelTensors.ToUInt8(vae.Decode(mean)).to_type(ScalarType.Float32);
         var original = PixelTensors.ToUInt8(pixels).to_type(ScalarType.Float32);
-        double mse = (decoded - original).square().mean().item<float>();
+        double mse = Held.Square(decoded - original).mean().item<float>();
         return 10 * Math.Log10(255.0 * 255.0 / Math.Max(mse, 1e-10));
     }
 
