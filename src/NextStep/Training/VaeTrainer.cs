@@ -95,18 +95,14 @@ public static class VaeTrainer
     /// <see cref="VaeTrainingOptions.RecolorFraction"/> of their objects in random colours (chosen per scene, from the
     /// scene's index, so a run is reproducible), as pixels [count, 3, size, size] in [−1, 1].</summary>
     public static Tensor TrainingPixels(VaeTrainingOptions options, long start, int count, int size)
-    {
-        using var scope = NewDisposeScope();
-        var images = Enumerable.Range(0, count).AsParallel().AsOrdered().Select(i =>
+        => Stacked(Enumerable.Range(0, count).AsParallel().AsOrdered().Select(i =>
         {
             var scene = ShapesDataset.Scene(options.DataSeed, start + i, options.Split);
             var colors = options.RecolorFraction > 0
                 ? ShapesRecolor.Colors(scene, new Random(ShapesDataset.SceneSeed(options.DataSeed + RecolorSeedOffset, start + i)), options.RecolorFraction)
                 : null;
             return ShapesRenderer.Render(scene, size, size, colors);
-        }).ToArray().Select(NextStepPipeline.ToTensor).ToArray();
-        return PixelTensors.FromUInt8(stack(images)).MoveToOuterDisposeScope();
-    }
+        }));
 
     private const int RecolorSeedOffset = 7919;
 
@@ -116,13 +112,15 @@ public static class VaeTrainer
 
     /// <summary>Scenes rendered at <paramref name="size"/>, as pixels [count, 3, size, size] in [−1, 1].</summary>
     public static Tensor ScenePixels(IEnumerable<ShapesScene> scenes, int size)
+        => Stacked(scenes.AsParallel().AsOrdered().Select(scene => ShapesRenderer.Render(scene, size, size)));
+
+    /// <summary>Images drawn on all cores (each on its own surface), in order, as pixels [count, 3, H, W] in [−1, 1]; the
+    /// tensors are made on this thread, in its scope.</summary>
+    private static Tensor Stacked(ParallelQuery<RgbImage> images)
     {
         using var scope = NewDisposeScope();
-        // Drawn on all cores (each scene on its own surface), in order; the tensors are made on this thread, in its scope.
-        var images = scenes.AsParallel().AsOrdered()
-            .Select(scene => ShapesRenderer.Render(scene, size, size)).ToArray()
-            .Select(NextStepPipeline.ToTensor).ToArray();
-        return PixelTensors.FromUInt8(stack(images)).MoveToOuterDisposeScope();
+        var tensors = images.ToArray().Select(NextStepPipeline.ToTensor).ToArray();
+        return PixelTensors.FromUInt8(stack(tensors)).MoveToOuterDisposeScope();
     }
 
     public static VaeTrainingResult Train(VaeConfig config, VaeTrainingOptions options, Action<int, double>? progress = null)
@@ -214,17 +212,14 @@ public static class VaeTrainer
     /// <summary>Index (in the train split of <see cref="VaeTrainingOptions.DataSeed"/>) of the first scene of step <paramref name="step"/>'s batch.</summary>
     public static long FirstScene(VaeTrainingOptions options, int step) => options.FirstImage + (long)step * options.BatchSize;
 
-    /// <summary>Writes the weights so far with latent statistics of 64 held-aside images, then goes on training.</summary>
     /// <summary>Consecutive steps with non-finite gradients after which training stops.</summary>
     public const int MaxSkippedInARow = 5;
 
+    /// <summary>True when every gradient is free of NaN and infinity (its float64 norm, as gradient clipping measures it, is finite).</summary>
     internal static bool GradientsFinite(IEnumerable<Tensor> parameters)
-    {
-        using var scope = NewDisposeScope();
-        var norms = parameters.Select(p => p.grad).Where(g => g is not null).Select(g => g!.abs().sum()).ToArray();
-        return norms.Length == 0 || stack(norms).sum().isfinite().item<bool>();
-    }
+        => GradientClipping.ParameterNorms(parameters).All(double.IsFinite);
 
+    /// <summary>Writes the weights so far with latent statistics of 64 held-aside images, then goes on training.</summary>
     private static void SaveInterim(AutoencoderKL vae, VaeConfig config, VaeTrainingOptions options, string folder)
     {
         vae.eval();

@@ -229,7 +229,8 @@ public static class ShapesAnalyser
         })
         .ToArray();
 
-    private static double Distance2((byte R, byte G, byte B) a, (double R, double G, double B) b) => Distance2((a.R, a.G, (double)a.B), b);
+    /// <summary>Squared Euclidean RGB distance (0..255 channels), the analyser's colour metric.</summary>
+    internal static double Distance2((byte R, byte G, byte B) a, (double R, double G, double B) b) => Distance2((a.R, a.G, (double)a.B), b);
 
     private static double Distance2((double R, double G, double B) a, (double R, double G, double B) b)
         => (a.R - b.R) * (a.R - b.R) + (a.G - b.G) * (a.G - b.G) + (a.B - b.B) * (a.B - b.B);

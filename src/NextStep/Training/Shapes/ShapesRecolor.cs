@@ -36,13 +36,13 @@ public static class ShapesRecolor
     /// the background colour) makes a held-out pair with <paramref name="shape"/>.
     /// </summary>
     public static bool Allowed(ShapeKind shape, (byte R, byte G, byte B) rgb, ShapeColor background)
-        => Distance(rgb, ShapesVocabulary.Rgb(background)) >= MinContrast
-           && !ShapesSplits.IsHeldOut(shape, Nearest(rgb, ShapesVocabulary.ObjectColors))
-           && !ShapesSplits.IsHeldOut(shape, Nearest(rgb, ShapesVocabulary.ObjectColors.Where(c => c != background)));
+    {
+        var p = (rgb.R, rgb.G, (double)rgb.B);
+        return ShapesAnalyser.Distance2(ShapesVocabulary.Rgb(background), p) >= MinContrast * MinContrast
+               && !ShapesSplits.IsHeldOut(shape, Nearest(p, ShapesVocabulary.ObjectColors))
+               && !ShapesSplits.IsHeldOut(shape, Nearest(p, ShapesVocabulary.ObjectColors.Where(c => c != background)));
+    }
 
-    private static ShapeColor Nearest((byte R, byte G, byte B) rgb, IEnumerable<ShapeColor> colors)
-        => colors.MinBy(c => Distance(ShapesVocabulary.Rgb(c), rgb));
-
-    private static double Distance((byte R, byte G, byte B) a, (byte R, byte G, byte B) b)
-        => Math.Sqrt((a.R - b.R) * (a.R - b.R) + (a.G - b.G) * (a.G - b.G) + (a.B - b.B) * (a.B - b.B));
+    private static ShapeColor Nearest((double R, double G, double B) p, IEnumerable<ShapeColor> colors)
+        => colors.MinBy(c => ShapesAnalyser.Distance2(ShapesVocabulary.Rgb(c), p));
 }
