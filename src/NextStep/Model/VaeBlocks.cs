@@ -22,7 +22,29 @@ internal sealed class ConvLayer : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x) => nn.functional.conv2d(x, weight, bias, strides: [_stride, _stride], padding: [_padding, _padding]);
+    /// <summary>
+    /// Fewer output channels than this, with a kernel wider than 1×1, make libtorch 2.10's oneDNN kernels give wrong
+    /// numbers on some AVX-512 CPUs (measured on an AMD EPYC with AVX-512 BF16): bfloat16 outputs off by up to half
+    /// their range, and float32 gradients with respect to the input off by 50–100 % or NaN, while float32 outputs and
+    /// weight gradients stay exact. Such a convolution (the decoder's conv_out, 3 channels) then runs with zero filters
+    /// added up to this many channels and keeps the first ones: the same values, through the kernels that work.
+    /// </summary>
+    public const long WideOutChannels = 16;
+
+    public override Tensor forward(Tensor x)
+    {
+        long outChannels = weight.shape[0];
+        bool narrow = outChannels < WideOutChannels && (weight.shape[2] > 1 || weight.shape[3] > 1);
+        bool affected = x.dtype is ScalarType.BFloat16 or ScalarType.Float16 || (x.requires_grad && is_grad_enabled());
+        if (!(narrow && affected)) return Conv(x, weight, bias);
+        using var scope = NewDisposeScope();
+        var extraWeight = zeros([WideOutChannels - outChannels, .. weight.shape[1..]], weight.dtype, weight.device);
+        var extraBias = zeros([WideOutChannels - outChannels], bias.dtype, bias.device);
+        var wide = Conv(x, cat([weight, extraWeight], 0), cat([bias, extraBias], 0));
+        return wide.narrow(1, 0, outChannels).contiguous().MoveToOuterDisposeScope();
+    }
+
+    private Tensor Conv(Tensor x, Tensor w, Tensor b) => nn.functional.conv2d(x, w, b, strides: [_stride, _stride], padding: [_padding, _padding]);
 }
 
 /// <summary>GroupNorm with 32 groups, eps 1e-6 and affine weight/bias [C], as every VAE norm.</summary>
