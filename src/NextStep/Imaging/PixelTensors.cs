@@ -1,3 +1,4 @@
+using NextStep.Model;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -37,7 +38,7 @@ public static class PixelTensors
         using var f = image.to(ScalarType.Float32, CPU);
         using Scalar two = 2, middle = 0.5, low = 0.0, high = 1.0, levels = 255; // held until the calls return (see AdamW.Update)
         using var half = f / two;
-        using var shifted = half + middle;
+        using var shifted = Held.Add(half, middle);
         using var clamped = shifted.clamp(low, high);
         using var scaled = clamped * levels;
         using var rounded = scaled.round();

@@ -255,7 +255,7 @@ public sealed class AutoencoderKL : nn.Module
     {
         using Scalar shift = Config.ShiftFactor, scale = Config.ScalingFactor; // held until the calls return (see AdamW.Update)
         using var scaled = latents / scale;
-        return scaled + shift;
+        return Held.Add(scaled, shift);
     }
 
     /// <summary>LayerNorm (no affine, eps 1e-6) over the z·psz² values of every psz×psz patch of the mean.</summary>

@@ -31,7 +31,7 @@ public sealed class ConditionedHead : IDisposable
         long n = t.shape[0], r = c.shape[0];
         var temb = net.TimeEmbed.forward(t);                                // [N, W]
         var cemb = net.CondEmbed.forward(c.to_type(net.DType));             // [R, W]
-        var y = (temb.unsqueeze(1) + cemb.unsqueeze(0)).reshape(n * r, -1); // [N·R, W], row k·R + j
+        var y = Held.Add(temb.unsqueeze(1), cemb.unsqueeze(0)).reshape(n * r, -1); // [N·R, W], row k·R + j
         foreach (var block in net.Blocks)
         {
             var m = block.Modulation(y);

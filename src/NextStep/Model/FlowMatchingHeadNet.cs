@@ -26,7 +26,7 @@ public sealed class TimestepEmbedder : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         const int half = FrequencyDim / 2;
         using Scalar zero = 0, rate = -Math.Log(MaxPeriod), count = half; // held until the calls return (see AdamW.Update)
-        var freqs = arange(zero, count, ScalarType.Float32, t.device).mul(rate).div(count).exp();
+        var freqs = Held.Arange(zero, count, ScalarType.Float32, t.device).mul(rate).div(count).exp();
         var args = t.to_type(ScalarType.Float32).unsqueeze(1) * freqs.unsqueeze(0);
         return cat([args.cos(), args.sin()], -1).MoveToOuterDisposeScope();
     }
@@ -45,7 +45,7 @@ internal static class AdaLN
     public static Tensor[] ScalePlusOne(Tensor[] chunks)
     {
         using TorchSharp.Scalar one = 1; // held, not left to the finalizer while libtorch reads it (see AdamW.Update)
-        chunks[1] = chunks[1] + one;
+        chunks[1] = Held.Add(chunks[1], one);
         return chunks;
     }
 }
@@ -79,7 +79,7 @@ public sealed class ResBlock : nn.Module<Tensor, Tensor, Tensor>
     public Tensor Modulated(Tensor x, Tensor shift, Tensor scalePlusOne, Tensor gate)
     {
         using var scope = NewDisposeScope();
-        var h = mlp.forward(in_ln.forward(x) * scalePlusOne + shift);
+        var h = mlp.forward(Held.Add(in_ln.forward(x) * scalePlusOne, shift));
         return Held.Add(x, gate * h).MoveToOuterDisposeScope();
     }
 }
@@ -113,7 +113,7 @@ public sealed class FinalLayer : nn.Module<Tensor, Tensor, Tensor>
     public Tensor Modulated(Tensor x, Tensor shift, Tensor scalePlusOne)
     {
         using var scope = NewDisposeScope();
-        return linear.forward(norm_final.forward(x) * scalePlusOne + shift).MoveToOuterDisposeScope();
+        return linear.forward(Held.Add(norm_final.forward(x) * scalePlusOne, shift)).MoveToOuterDisposeScope();
     }
 }
 

@@ -151,7 +151,7 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
         var x32 = x.to_type(ScalarType.Float32);
         var variance = Held.Square(x32).mean([-1], keepdim: true);
         using Scalar eps = _eps; // held until the call returns (see AdamW.Update)
-        var normed = (x32 * (variance + eps).rsqrt()).to_type(x.dtype);
+        var normed = (x32 * Held.Add(variance, eps).rsqrt()).to_type(x.dtype);
         return (weight * normed).MoveToOuterDisposeScope();
     }
 }

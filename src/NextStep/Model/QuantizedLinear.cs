@@ -58,7 +58,7 @@ public static class QuantizedLinear
             parts.Add(nn.functional.linear(x, w));
         }
         var y = parts.Count == 1 ? parts[0] : cat(parts, -1);
-        if (bias is not null) y = y + bias;
+        if (bias is not null) y = Held.Add(y, bias);
         return y.MoveToOuterDisposeScope();
     }
 

@@ -44,7 +44,7 @@ public sealed class RotaryEmbedding
     {
         using var scope = NewDisposeScope();
         using Scalar first = start, end = start + count; // held until the call returns (see AdamW.Update)
-        var positions = arange(first, end, ScalarType.Float32, _invFreq.device);
+        var positions = Held.Arange(first, end, ScalarType.Float32, _invFreq.device);
         var angles = positions.unsqueeze(1) * _invFreq.unsqueeze(0);
         var emb = cat([angles, angles], -1);
         return (emb.cos().to_type(dtype).MoveToOuterDisposeScope(), emb.sin().to_type(dtype).MoveToOuterDisposeScope());
@@ -55,7 +55,7 @@ public sealed class RotaryEmbedding
         using var scope = NewDisposeScope();
         var halves = x.chunk(2, -1);
         var rotated = cat([-halves[1], halves[0]], -1);
-        return (x * cos + rotated * sin).MoveToOuterDisposeScope();
+        return Held.Add(x * cos, rotated * sin).MoveToOuterDisposeScope();
     }
 }
 
@@ -210,8 +210,8 @@ public abstract class Qwen2Decoder : nn.Module
     {
         long b = keyValid.shape[0], s = keyValid.shape[1];
         using Scalar first = past, end = past + t, zero = 0, slots = s; // held until the calls return (see AdamW.Update)
-        var queries = arange(first, end, ScalarType.Int64, Device).unsqueeze(1);
-        var keys = arange(zero, slots, ScalarType.Int64, Device).unsqueeze(0);
+        var queries = Held.Arange(first, end, ScalarType.Int64, Device).unsqueeze(1);
+        var keys = Held.Arange(zero, slots, ScalarType.Int64, Device).unsqueeze(0);
         var allowed = keys.le(queries).unsqueeze(0).unsqueeze(0).logical_and(keyValid.unsqueeze(1).unsqueeze(1));
         // The fill value is a Scalar held by this variable until the call has returned: passed as a temporary, the
         // finalizer may free its native object while libtorch still reads it (a long training run died with

@@ -192,7 +192,7 @@ public sealed class NextStepPipeline : IDisposable
     }
 
     /// <summary>Aug-2025 flow with <c>use_gen_pos_embed</c>: adds the table's entry for the next token (linear index, as the official code).</summary>
-    private static Tensor WithPosition(Tensor c, Tensor? posEmbed, int index) => posEmbed is null ? c : c + posEmbed[0, index];
+    private static Tensor WithPosition(Tensor c, Tensor? posEmbed, int index) => posEmbed is null ? c : Held.Add(c, posEmbed[0, index]);
 
     /// <summary>A generator on the model's device seeded like the official <c>set_seed(seed)</c> (rank 0); null = use the global one.</summary>
     private Generator? NewGenerator(long? seed) => seed is { } s ? new Generator(unchecked((ulong)s), Model.Device) : null;

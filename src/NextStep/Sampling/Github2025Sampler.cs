@@ -1,3 +1,4 @@
+using NextStep.Model;
 using static TorchSharp.torch;
 
 namespace NextStep.Sampling;
@@ -40,7 +41,7 @@ public sealed class Github2025Sampler : IFlowSampler
         }
         var last = guide.Velocity(net, x, grid[s.NumSamplingSteps - 1], c);
         using TorchSharp.Scalar lastStep = LastStepSize; // held until the call returns (see ScoreSde.Step)
-        x = x + last * lastStep;
+        x = Held.Add(x, last * lastStep);
         return x.to(c.dtype).MoveToOuterDisposeScope();
     }
 }

@@ -1,3 +1,4 @@
+using NextStep.Model;
 using static TorchSharp.torch;
 
 namespace NextStep.Sampling;
@@ -25,12 +26,12 @@ public static class Guidance
             case 2:
             {
                 var b = v.chunk(2, 0);
-                return b[1] + (b[0] - b[1]) * text;
+                return Held.Add(b[1], (b[0] - b[1]) * text);
             }
             case 3:
             {
                 var b = v.chunk(3, 0);
-                return b[2] + (b[1] - b[2]) * image + (b[0] - b[1]) * text;
+                return Held.Add(Held.Add(b[2], (b[1] - b[2]) * image), (b[0] - b[1]) * text);
             }
             default: throw new NextStepException($"cfg_mult {cfgMult}: expected 1, 2 or 3 condition blocks");
         }

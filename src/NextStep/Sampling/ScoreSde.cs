@@ -22,11 +22,11 @@ internal static class ScoreSde
         // Held until the calls return: an implicitly converted Scalar is freed by its finalizer, possibly mid-call.
         using TorchSharp.Scalar one = 1, two = 2;
         var t = ti.to(x.dtype, x.device).view(1, 1);
-        var sigma = one - t;
-        var variance = Held.Square(sigma) + t * sigma;
+        var sigma = Held.Sub(one, t);
+        var variance = Held.Add(Held.Square(sigma), t * sigma);
         var score = (t * v - x) / variance;
-        var drift = v + sigma * score;
-        var mean = x + drift * dt;
-        return mean + (two * sigma).sqrt() * (w * dt.sqrt());
+        var drift = Held.Add(v, sigma * score);
+        var mean = Held.Add(x, drift * dt);
+        return Held.Add(mean, (two * sigma).sqrt() * (w * dt.sqrt()));
     }
 }

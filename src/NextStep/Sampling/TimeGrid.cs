@@ -1,3 +1,4 @@
+using NextStep.Model;
 using static TorchSharp.torch;
 
 namespace NextStep.Sampling;
@@ -15,7 +16,7 @@ public static class TimeGrid
         // (seen as "Unknown scalar type" after some hundred images with a shift other than 1).
         using TorchSharp.Scalar sMinusOne = s - 1, shift = s;
         using var scaled = t * sMinusOne;
-        using var denominator = shift - scaled;
+        using var denominator = Held.Sub(shift, scaled);
         return t / denominator;
     }
 

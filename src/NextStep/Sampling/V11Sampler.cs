@@ -55,28 +55,30 @@ public sealed class V11Sampler : IFlowSampler
             var curT = ti.view(1, 1);
             var nextT = tj.view(1, 1);
             var x0 = x - v * curT;
-            var x1 = x + v * (one - curT);
+            var restNow = Held.Sub(one, curT);
+            var restNext = Held.Sub(one, nextT);
+            var x1 = Held.Add(x, v * restNow);
             switch (s.SdeType)
             {
                 case "sde":
                 {
-                    var sigma = one - curT;
+                    var sigma = restNow;
                     var dt = tj - ti;
-                    var std = (sigma / (one - where(sigma.eq(one), sigmaMax, sigma))).sqrt() * noiseLevel;
+                    var std = (sigma / Held.Sub(one, where(sigma.eq(one), sigmaMax, sigma))).sqrt() * noiseLevel;
                     var eps = Draw();
-                    x = x0 * (one - nextT) + x1 * nextT - Held.Square(std) * dt / (two * sigma) * x0;
-                    x = x + std * dt.sqrt() * eps;
+                    x = Held.Add(x0 * restNext, x1 * nextT) - Held.Square(std) * dt / (two * sigma) * x0;
+                    x = Held.Add(x, std * dt.sqrt() * eps);
                     break;
                 }
                 case "cps":
                 {
-                    var std = (one - nextT) * cpsScale;
+                    var std = restNext * cpsScale;
                     var eps = Draw();
-                    x = x0 * (Held.Square(one - nextT) - Held.Square(std)).sqrt() + x1 * nextT + std * eps;
+                    x = Held.Add(Held.Add(x0 * (Held.Square(restNext) - Held.Square(std)).sqrt(), x1 * nextT), std * eps);
                     break;
                 }
                 default:
-                    x = x0 * (one - nextT) + x1 * nextT;
+                    x = Held.Add(x0 * restNext, x1 * nextT);
                     break;
             }
         }

@@ -1,3 +1,4 @@
+using NextStep.Model;
 using static TorchSharp.torch;
 
 namespace NextStep.Training;
@@ -52,7 +53,7 @@ public sealed class AdamW : IDisposable
                 m.lerp_(grad, weight);
                 v.mul_(beta2).addcmul_(grad, grad, vWeight);
                 using var root = v.sqrt();
-                using var denom = root.div_(bias2).add_(eps);
+                using var denom = Held.AddInPlace(root.div_(bias2), eps);
                 p.Value.addcdiv_(m, denom, step);
             }
         }

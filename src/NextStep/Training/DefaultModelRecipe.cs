@@ -287,7 +287,7 @@ public static class DefaultModelRecipe
             var index = tensor(picks.Select(i => (long)i).ToArray()).to(data.Mean.device);
             var mean = data.Mean.index_select(0, index);
             var std = data.Std.index_select(0, index);
-            var latents = AutoencoderKL.NormalizeLatents(mean + std * randn_like(mean), vae.ShiftFactor, vae.ScalingFactor);
+            var latents = AutoencoderKL.NormalizeLatents(Held.Add(mean, std * randn_like(mean)), vae.ShiftFactor, vae.ScalingFactor);
             var batch = new TrainingBatch(tensor(ids).to(device), tensor(labels).to(device), latents.to(device).unbind(0), Enumerable.Repeat(true, picks.Length).ToList());
 
             adam.ZeroGrad();

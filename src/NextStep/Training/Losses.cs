@@ -96,13 +96,13 @@ public static class Losses
         }
         long rows = target.shape[0];
         var noise = draws?.Noise ?? randn(target.shape, target.dtype, target.device, generator: generator);
-        var u = draws?.U ?? normal(0.0, 1.0, [rows], device: target.device, generator: generator);
+        var u = draws?.U ?? randn([rows], device: target.device, generator: generator); // what normal(0, 1) draws, without its ·1 + 0
         if (!noise.shape.SequenceEqual(target.shape) || u.shape.Length != 1 || u.shape[0] != rows)
             throw new NextStepException($"flow matching: injected noise [{string.Join(",", noise.shape)}] / u [{string.Join(",", u.shape)}] do not fit {rows} rows of width {target.shape[1]}");
         var t = torch.sigmoid(u).to_type(target.dtype);
         var tColumn = t.unsqueeze(1);
         using Scalar one = 1; // held while libtorch reads it (see AdamW.Update)
-        var xt = tColumn * target + (one - tColumn) * noise;
+        var xt = Held.Add(tColumn * target, Held.Sub(one, tColumn) * noise);
         var vPred = velocityNet(xt, t, cond);
         var rowLoss = Held.Square(vPred.to_type(ScalarType.Float32) - (target - noise).to_type(ScalarType.Float32)).mean([-1]);
         var loss = rowLoss.mean();
@@ -133,10 +133,10 @@ public static class Losses
         {
             var stacked = stack(latents.ToArray(), 0);
             var eps = randn(stacked.shape, stacked.dtype, stacked.device, generator: generator);
-            noisy = (stacked + eps * Ramp(latents[0])).unbind(0);
+            noisy = Held.Add(stacked, eps * Ramp(latents[0])).unbind(0);
         }
         else
-            noisy = latents.Select(z => z + randn(z.shape, z.dtype, z.device, generator: generator) * Ramp(z)).ToArray();
+            noisy = latents.Select(z => Held.Add(z, randn(z.shape, z.dtype, z.device, generator: generator) * Ramp(z))).ToArray();
         foreach (var z in noisy) z.MoveToOuterDisposeScope();
         return noisy;
     }
@@ -145,6 +145,6 @@ public static class Losses
     public static TrainingLoss Total(Tensor lmLoss, FlowMatchingResult fm, double lmWeight, double imWeight)
     {
         using Scalar lm = lmWeight, im = imWeight; // held until the calls return (see AdamW.Update)
-        return new(lmLoss * lm + fm.Loss * im, lmLoss, fm.Loss, fm);
+        return new(Held.Add(lmLoss * lm, fm.Loss * im), lmLoss, fm.Loss, fm);
     }
 }

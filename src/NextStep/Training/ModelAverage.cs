@@ -1,3 +1,4 @@
+using NextStep.Model;
 using NextStep.Config;
 using NextStep.Loading;
 using TorchSharp;
@@ -36,7 +37,7 @@ public static class ModelAverage
                 foreach (var ck in checkpoints.Skip(1))
                 {
                     using var t = ck.Load(name, ScalarType.Float32);
-                    sum.add_(t);
+                    Held.AddInPlace(sum, t);
                 }
                 using Scalar count = checkpoints.Count;
                 using var average = sum.div(count);

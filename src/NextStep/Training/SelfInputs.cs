@@ -42,13 +42,13 @@ public sealed record SelfInputs(double Probability, int Steps = 8, double Start 
         // Start > 0 begins from the clean token noised to that time, so the sample stays near it (as in SDEdit).
         double step = (1 - Start) / Steps;
         using Scalar start = Start, rest = 1 - Start, dt = step; // held while libtorch reads them (see AdamW.Update)
-        if (Start > 0) x = clean * start + x * rest;
+        if (Start > 0) x = Held.Add(clean * start, x * rest);
         for (int k = 0; k < Steps; k++)
         {
             using Scalar now = Start + k * step;
             using var t = full([clean.shape[0]], now, x.dtype, x.device);
             using var v = model.Head.forward(x, t, cond);
-            x = x + v * dt;
+            x = Held.Add(x, v * dt);
         }
         var samples = x.split(perImage, 0);
         foreach (var s in samples) s.MoveToOuterDisposeScope();

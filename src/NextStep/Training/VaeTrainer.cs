@@ -146,8 +146,11 @@ public static class VaeTrainer
                 using var logvarBias = vae.named_parameters().First(p => p.name == "encoder.conv_out.bias").parameter[config.ZChannels..];
                 using (TorchSharp.Scalar value = InitialLogvar) logvarBias.fill_(value); // held until the call returns (see AdamW.Update)
             }
-            var parameters = vae.parameters().Where(p => p.requires_grad).ToList();
-            using var adam = optim.Adam(parameters, options.LearningRate);
+            var named = vae.named_parameters().Where(p => p.parameter.requires_grad).Select(p => new NamedParameter(p.name, p.parameter)).ToList();
+            var parameters = named.Select(p => (Tensor)p.Value).ToList();
+            // Adam (β 0.9/0.999, ε 1e-8, no weight decay) as our AdamW: TorchSharp's optim.Adam hands libtorch
+            // temporary Scalars that a garbage collection during the call can free (see Held).
+            using var adam = new AdamW([new ParameterGroup(0, named)], beta1: 0.9, beta2: 0.999, eps: 1e-8);
             var losses = new List<double>();
             int skipped = 0, skippedInARow = 0;
             var cropRng = new Random(options.DataSeed);
@@ -156,7 +159,6 @@ public static class VaeTrainer
                 double progressFraction = Math.Max(step / (double)options.Steps, options.MaxMinutes is { } m ? clock.Elapsed.TotalMinutes / m : 0);
                 if (progressFraction >= 1) break;
                 using var scope = NewDisposeScope();
-                adam.ParamGroups.First().LearningRate = options.LearningRate * LrFactor(step, progressFraction, options.WarmupSteps);
                 var pixels = Crop(TrainingPixels(options, FirstScene(options, step), options.BatchSize, config.Resolution), options.CropSize, cropRng);
                 var (reconstruction, mean, logvar) = vae.TrainingForward(pixels, options.LatentNoise);
                 var error = reconstruction - pixels;
@@ -167,14 +169,14 @@ public static class VaeTrainer
                 // Every Scalar is held until the calls return (see AdamW.Update).
                 using Scalar threshold = 0.1, one = 1, half = 0.5, extra = options.ForegroundWeight - 1, klWeight = options.KlWeight;
                 var foreground = Dilate((pixels - background).abs().sum([1], keepdim: true).gt(threshold).to_type(ScalarType.Float32), options.ForegroundDilation);
-                var weight = foreground * extra + one;
-                var rec = ((Held.Square(error) + error.abs()) * weight).mean();
-                var kl = (Held.Square(mean) + logvar.exp() - one - logvar).mean() * half;
-                var loss = rec + kl * klWeight;
+                var weight = Held.Add(foreground * extra, one);
+                var rec = (Held.Add(Held.Square(error), error.abs()) * weight).mean();
+                var kl = (Held.Add(Held.Square(mean), logvar.exp()) - one - logvar).mean() * half;
+                var loss = Held.Add(rec, kl * klWeight);
                 double recValue = rec.item<float>();
                 if (!double.IsFinite(recValue) || !double.IsFinite(loss.item<float>()))
                     throw new NextStepException($"VAE training: the loss is not finite at step {step + 1} (reconstruction {recValue}); the weights saved so far are kept; lower --lr");
-                adam.zero_grad();
+                adam.ZeroGrad();
                 loss.backward();
                 // A step with a NaN or infinite gradient is not applied (it would turn every weight into NaN); only a run of them stops training.
                 if (!GradientsFinite(parameters))
@@ -186,7 +188,7 @@ public static class VaeTrainer
                 else
                 {
                     skippedInARow = 0;
-                    adam.step();
+                    adam.Update(options.LearningRate * LrFactor(step, progressFraction, options.WarmupSteps));
                 }
                 losses.Add(recValue);
                 progress?.Invoke(step + 1, losses[^1]);
