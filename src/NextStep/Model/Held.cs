@@ -8,7 +8,8 @@ namespace NextStep.Model;
 /// <c>a + b</c>, <c>a.add(b)</c>, <c>add_</c> (alpha = 1), <c>s - t</c>, <c>square()</c> (exponent 2) and <c>arange(start, stop)</c>
 /// (step 1), and leaves it to its finalizer; when the garbage collector runs during the native call (another thread, or
 /// the background collector, makes it run), libtorch reads freed memory: "Expected false to be true" from
-/// Scalar::toFloat, or a garbage alpha and with it wrong activations and NaN gradients (docs/DEFAULT_MODEL.md, step 27).
+/// Scalar::toFloat (seen with a second thread collecting without pause), or a wrong alpha or exponent. The NaN gradients
+/// of decoder training had another cause, a oneDNN kernel (docs/DEFAULT_MODEL.md, step 27; <c>ConvLayer</c>).
 /// These helpers pass Scalars held for the life of the process and compute the same values as the TorchSharp
 /// methods they replace. <c>HeldScalarTests</c> names every call of a TorchSharp method that makes such a Scalar.
 /// </summary>

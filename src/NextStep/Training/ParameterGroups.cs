@@ -24,12 +24,12 @@ public static class ParameterGroups
             .Where(m => m.module is NextStep.Model.LayerNorm or TorchSharp.Modules.LayerNorm)
             .Select(m => m.name + ".")
             .ToList();
-        var parameters = model.named_parameters()
-            .Where(p => p.parameter.requires_grad)
-            .Select(p => new NamedParameter(p.name, p.parameter))
-            .ToList();
-        return Split(parameters, name => layerNormPrefixes.Any(name.StartsWith), weightDecay);
+        return Split(Trainable(model), name => layerNormPrefixes.Any(name.StartsWith), weightDecay);
     }
+
+    /// <summary>The parameters of <paramref name="model"/> that require a gradient, with their state-dict names, in model order.</summary>
+    public static IReadOnlyList<NamedParameter> Trainable(nn.Module model)
+        => model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => new NamedParameter(p.name, p.parameter)).ToList();
 
     /// <summary>Splits <paramref name="parameters"/> by the official rule; <paramref name="inLayerNorm"/> tells LayerNorm members.</summary>
     public static IReadOnlyList<ParameterGroup> Split(IReadOnlyList<NamedParameter> parameters, Func<string, bool> inLayerNorm, double weightDecay)

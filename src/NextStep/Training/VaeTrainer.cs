@@ -146,7 +146,7 @@ public static class VaeTrainer
                 using var logvarBias = vae.named_parameters().First(p => p.name == "encoder.conv_out.bias").parameter[config.ZChannels..];
                 using (TorchSharp.Scalar value = InitialLogvar) logvarBias.fill_(value); // held until the call returns (see AdamW.Update)
             }
-            var named = vae.named_parameters().Where(p => p.parameter.requires_grad).Select(p => new NamedParameter(p.name, p.parameter)).ToList();
+            var named = ParameterGroups.Trainable(vae);
             var parameters = named.Select(p => (Tensor)p.Value).ToList();
             // Adam (β 0.9/0.999, ε 1e-8, no weight decay) as our AdamW: TorchSharp's optim.Adam hands libtorch
             // temporary Scalars that a garbage collection during the call can free (see Held).

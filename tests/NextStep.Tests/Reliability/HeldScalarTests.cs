@@ -51,10 +51,7 @@ public class HeldScalarTests
                 static Tensor Good(Tensor x, double s) { using Scalar half = 0.5, shift = s, one = 1; return (x * half).add(shift, one); }
             }
             """;
-        var tree = CSharpSyntaxTree.ParseText(code, path: "/probe/Probe.cs");
-        var compilation = CSharpCompilation.Create("Probe", [tree], References(), new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary));
-        Assert.Empty(compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error));
-        var found = TemporaryScalars(compilation.GetSemanticModel(tree), tree, "/probe").ToList();
+        var found = ProbeFindings(code);
         Assert.Equal(5, found.Count); // x * 0.5, add(s) twice (its argument and its own alpha), clamp's 0.0 and 1.0; nothing in Good
         Assert.All(found, f => Assert.StartsWith("Probe.cs:5", f));
     }
@@ -71,13 +68,19 @@ public class HeldScalarTests
                 static Tensor Good(Tensor a, Tensor b) { using Scalar one = 1, two = 2; return a.add(b, one).pow(two).sub(b); }
             }
             """;
-        var tree = CSharpSyntaxTree.ParseText(code, path: "/probe/Probe.cs");
-        var compilation = CSharpCompilation.Create("Probe", [tree], References(), new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary));
-        Assert.Empty(compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error));
-        var found = TemporaryScalars(compilation.GetSemanticModel(tree), tree, "/probe").ToList();
+        var found = ProbeFindings(code);
         Assert.Equal(3, found.Count); // a + b, square(), add(b); nothing in Good
         Assert.All(found, f => Assert.StartsWith("Probe.cs:5", f));
         Assert.Contains(found, f => f.Contains("Tensor.op_Addition(Tensor,Tensor)"));
+    }
+
+    /// <summary>What the check names in <paramref name="code"/>, compiled as /probe/Probe.cs.</summary>
+    private static List<string> ProbeFindings(string code)
+    {
+        var tree = CSharpSyntaxTree.ParseText(code, path: "/probe/Probe.cs");
+        var compilation = CSharpCompilation.Create("Probe", [tree], References(), new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary));
+        Assert.Empty(compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error));
+        return TemporaryScalars(compilation.GetSemanticModel(tree), tree, "/probe").ToList();
     }
 
     private static IEnumerable<string> TemporaryScalars(SemanticModel model, SyntaxTree tree, string root)
