@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using NextStep.Loading;
+using NextStep.Model;
 using TorchSharp;
 
 namespace NextStep.Cli.Commands;
@@ -43,7 +44,13 @@ public static class DoctorCommand
             var version = typeof(torch).Assembly.GetName().Version;
             int threads = torch.get_num_threads();
             bool cuda = torch.cuda.is_available();
-            r.Add(new("libtorch", true, $"TorchSharp {version}, {LoadedLibtorch() ?? "libtorch 2.10 CPU"}, {threads} intra-op threads"));
+            r.Add(new("libtorch", true, $"TorchSharp {version}, {LibtorchSource() ?? "libtorch 2.10 CPU"}, {threads} intra-op threads"));
+            r.Add(new("nnpack", true, Nnpack.Ensure() switch
+            {
+                NnpackState.Available => "NNPACK starts on this CPU (libtorch's default use kept)",
+                NnpackState.UnavailableTurnedOff => "NNPACK cannot start on this CPU; libtorch's use of it is off, which silences its per-convolution warning",
+                _ => "not checked on this platform",
+            }));
             r.Add(new("gpu", true, cuda ? $"CUDA available, {torch.cuda.device_count()} device(s)" : "no CUDA device (CPU only; a CUDA libtorch can be used through NEXTSTEP_LIBTORCH, docs/training.md)"));
         }
         catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or NotSupportedException)
@@ -68,15 +75,6 @@ public static class DoctorCommand
         return (Kb("MemTotal") / (1 << 20), Kb("MemAvailable") / (1 << 20));
     }
 
-    /// <summary>Where the loaded libtorch_cpu.so lives (Linux: read from /proc/self/maps), so an external libtorch (NEXTSTEP_LIBTORCH, docs/training.md) shows; null elsewhere.</summary>
-    private static string? LoadedLibtorch()
-    {
-        try
-        {
-            if (!File.Exists("/proc/self/maps")) return null;
-            var line = File.ReadLines("/proc/self/maps").FirstOrDefault(l => l.EndsWith("/libtorch_cpu.so", StringComparison.Ordinal));
-            return line is null ? null : "libtorch from " + Path.GetDirectoryName(line[line.IndexOf('/')..]);
-        }
-        catch (IOException) { return null; }
-    }
+    private static string? LibtorchSource()
+        => LoadedLibtorch.CpuLibraryPath() is { } path ? "libtorch from " + Path.GetDirectoryName(path) : null;
 }

@@ -13,6 +13,8 @@ internal sealed class ConvLayer : nn.Module<Tensor, Tensor>
     private readonly Parameter weight, bias;
     private readonly long _stride, _padding;
 
+    static ConvLayer() => Nnpack.Ensure();
+
     public ConvLayer(long inChannels, long outChannels, long kernel, long stride, long padding, ScalarType dtype, Device device) : base(nameof(ConvLayer))
     {
         weight = Parameters.Empty([outChannels, inChannels, kernel, kernel], dtype, device);
