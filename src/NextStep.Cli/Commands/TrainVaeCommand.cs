@@ -31,7 +31,11 @@ public static class TrainVaeCommand
         var split = new Option<string>("--split") { Description = "Scenes to train on: \"train\" (no held-out pair is ever drawn) or \"all\" (the whole Shapes world, held-out pairs included)", DefaultValueFactory = _ => "train" };
         var recolor = new Option<double>("--recolor") { Description = "Probability that an object is drawn in a random colour instead of its palette colour (never a held-out pair; 0 = palette only)", DefaultValueFactory = _ => defaults.RecolorFraction };
         var logEvery = new Option<int>("--log-every") { Description = "Print the mean loss every N steps", DefaultValueFactory = _ => 25 };
-        var cmd = new Command("train-vae", "Train the default model's VAE on Shapes images and measure its latent scaling") { data, output, steps, minutes, batch, crop, lr, kl, seed, init, noise, saveEvery, freeze, firstImage, dilation, split, recolor, threads, logEvery };
+        var redrawModel = new Option<string?>("--redraw-model") { Description = "A trained NextStep model folder whose generator redraws the training tokens the decoder reads (needs --freeze-encoder, --crop 0, --recolor 0)" };
+        var redrawProbability = new Option<double>("--redraw-probability") { Description = "With --redraw-model: probability that a token is replaced by its redrawing", DefaultValueFactory = _ => 0.5 };
+        var redrawStart = new Option<double>("--redraw-start") { Description = "With --redraw-model: flow time (0..1) the redrawing starts from, the true token noised to it", DefaultValueFactory = _ => 0.5 };
+        var redrawSteps = new Option<int>("--redraw-steps") { Description = "With --redraw-model: Euler steps of the generator's head", DefaultValueFactory = _ => 20 };
+        var cmd = new Command("train-vae", "Train the default model's VAE on Shapes images and measure its latent scaling") { data, output, steps, minutes, batch, crop, lr, kl, seed, init, noise, saveEvery, freeze, firstImage, dilation, split, recolor, redrawModel, redrawProbability, redrawStart, redrawSteps, threads, logEvery };
         cmd.SetAction(p =>
         {
             var stdout = p.InvocationConfiguration.Output;
@@ -48,7 +52,11 @@ public static class TrainVaeCommand
                 MaxMinutes = p.GetValue(minutes), CropSize = p.GetValue(crop), InitFrom = p.GetValue(init),
                 LatentNoise = p.GetValue(noise), SaveEvery = p.GetValue(saveEvery), SaveTo = p.GetValue(output), FreezeEncoder = p.GetValue(freeze),
                 FirstImage = p.GetValue(firstImage), ForegroundDilation = p.GetValue(dilation),
-                Split = splitValue, RecolorFraction = p.GetValue(recolor) };
+                Split = splitValue, RecolorFraction = p.GetValue(recolor),
+                GeneratorRedraw = p.GetValue(redrawModel) is { } redrawFolder
+                    ? new GeneratorRedrawOptions(redrawFolder, p.GetValue(redrawProbability), p.GetValue(redrawStart), p.GetValue(redrawSteps))
+                        .Validate($"--redraw-model {redrawFolder} --redraw-probability {p.GetValue(redrawProbability)} --redraw-start {p.GetValue(redrawStart)} --redraw-steps {p.GetValue(redrawSteps)}")
+                    : null };
             double window = 0;
             int every = p.GetValue(logEvery);
             var clock = System.Diagnostics.Stopwatch.StartNew();

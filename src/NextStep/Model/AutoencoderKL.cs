@@ -124,14 +124,16 @@ public sealed class AutoencoderKL : nn.Module
     /// The differentiable training pass: image [B, in, H, W] in [−1, 1] → (decoded posterior sample, mean, logvar);
     /// the posterior noise is drawn from torch's generator.
     /// </summary>
-    public (Tensor Reconstruction, Tensor Mean, Tensor Logvar) TrainingForward(Tensor pixels, double latentNoise = 0)
+    public (Tensor Reconstruction, Tensor Mean, Tensor Logvar) TrainingForward(Tensor pixels, double latentNoise = 0, Func<Tensor, Tensor>? redraw = null)
     {
         CheckInput(pixels, Config.InChannels, DownFactor * Config.Psz, "image");
         var (mean, logvar) = Moments(pixels);
         using var noise = randn_like(mean);
         using var std = PosteriorStd(logvar);
         using var scaledNoise = std * noise;
-        using var posterior = Held.Add(mean, scaledNoise);
+        using var sampled = Held.Add(mean, scaledNoise);
+        // A caller-supplied change of the posterior sample before the tokenizer noise (GeneratorRedraw: the generator's own tokens).
+        using var posterior = redraw is null ? sampled.alias() : redraw(sampled);
         if (latentNoise <= 0) return (_decoder.call(posterior), mean, logvar);
         using Scalar noiseScale = latentNoise; // held until the call returns (see AdamW.Update)
         // NextStep's tokenizer recipe: z' = z + α·ε with α ~ U[0, γ] per image, so the decoder tolerates imperfect latents.

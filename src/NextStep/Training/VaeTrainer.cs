@@ -59,6 +59,9 @@ public sealed record VaeTrainingOptions
     /// <summary>Train the decoder only (needs <see cref="InitFrom"/>): latents, and so the latent scaling and any model
     /// trained on them, stay exactly as they were, so a generator can train on them while the decoder improves.</summary>
     public bool FreezeEncoder { get; init; }
+    /// <summary>Decode some tokens as a trained generator redraws them (<see cref="Training.GeneratorRedraw"/>; needs
+    /// <see cref="FreezeEncoder"/>, whole images and palette colours, which the captions name); null = off.</summary>
+    public GeneratorRedrawOptions? GeneratorRedraw { get; init; }
 }
 
 /// <summary>What one VAE training run produced: the model (its config carries the measured latent scaling), losses and PSNR;
@@ -129,8 +132,11 @@ public static class VaeTrainer
         if (options.FirstImage < 0) throw new NextStepException($"VAE training: first image {options.FirstImage} must be 0 or more");
         if (options.Split is not (ShapesSplit.Train or ShapesSplit.All)) throw new NextStepException($"VAE training: split {options.Split} is not a training split (expected Train or All)");
         if (!(options.RecolorFraction >= 0 && options.RecolorFraction <= 1)) throw new NextStepException($"VAE training: recolour fraction {options.RecolorFraction} must be a probability in [0, 1]");
+        if (options.GeneratorRedraw is not null && !(options.FreezeEncoder && options.CropSize == 0 && options.RecolorFraction == 0))
+            throw new NextStepException("VAE training: generator redraws need a frozen encoder (the generator's latents), whole images (crop 0) and palette colours (recolour 0), as the captions describe");
         var clock = Stopwatch.StartNew();
         manual_seed(options.Seed);
+        using var redraw = options.GeneratorRedraw is { } g ? new GeneratorRedraw(g) : null;
         var vae = options.InitFrom is { } init ? AutoencoderKL.Load(init) : AutoencoderKL.Initialise(config);
         if (options.InitFrom is not null) config = vae.Config;
         if (options.FreezeEncoder && options.InitFrom is null) throw new NextStepException("VAE training: freezing the encoder needs weights to start from (--init)");
@@ -160,7 +166,10 @@ public static class VaeTrainer
                 if (progressFraction >= 1) break;
                 using var scope = NewDisposeScope();
                 var pixels = Crop(TrainingPixels(options, FirstScene(options, step), options.BatchSize, config.Resolution), options.CropSize, cropRng);
-                var (reconstruction, mean, logvar) = vae.TrainingForward(pixels, options.LatentNoise);
+                var captions = redraw is null ? null : Enumerable.Range(0, options.BatchSize)
+                    .Select(i => ShapesDataset.Scene(options.DataSeed, FirstScene(options, step) + i, options.Split).Caption).ToList();
+                var (reconstruction, mean, logvar) = vae.TrainingForward(pixels, options.LatentNoise,
+                    redraw is null ? null : z => redraw.Apply(z, captions!, config.ShiftFactor, config.ScalingFactor));
                 var error = reconstruction - pixels;
                 // Shapes cover a few percent of the pixels: without extra weight on them a short run settles on the
                 // background-only reconstruction. MSE + L1 (sharper edges), ×ForegroundWeight where a pixel differs from
