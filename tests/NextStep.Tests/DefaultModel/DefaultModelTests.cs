@@ -14,7 +14,7 @@ namespace NextStep.Tests.DefaultModel;
 [Collection(Support.GlobalRngCollection.Name)]
 public class DefaultModelTests
 {
-    private static string Folder => global::NextStep.Pipeline.DefaultModel.PathOrNull() ?? throw new Xunit.Sdk.XunitException("models/default was not found above the test binary");
+    private static string Folder => Support.Fixtures.DefaultModel;
 
     [Fact]
     public void CommittedModelIsSmallAndComplete()

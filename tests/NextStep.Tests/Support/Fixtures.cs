@@ -14,6 +14,8 @@ public static class Fixtures
     public static string Root => RootLazy.Value;
     public static string Path(params string[] parts) => System.IO.Path.Combine([Root, .. parts]);
     public static string TinyModel => Path("tiny", "model");
+    /// <summary>The committed <c>models/default</c> folder of this checkout.</summary>
+    public static string DefaultModel => global::NextStep.Pipeline.DefaultModel.PathOrNull() ?? throw new Xunit.Sdk.XunitException("models/default was not found above the test binary");
 
     private static string FindRoot()
     {

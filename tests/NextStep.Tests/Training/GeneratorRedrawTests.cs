@@ -10,7 +10,7 @@ namespace NextStep.Tests.Training;
 [Collection(GlobalRngCollection.Name)]
 public sealed class GeneratorRedrawTests
 {
-    private static string Folder => global::NextStep.Pipeline.DefaultModel.PathOrNull() ?? throw new Xunit.Sdk.XunitException("models/default was not found above the test binary");
+    private static string Folder => Fixtures.DefaultModel;
     private static readonly string[] Captions = ["a red circle above a blue square", "three green triangles"];
 
     /// <summary>Raw latents [2, 16, 8, 8] of the default VAE's size, in a space with shift 0.3 and scale 1.7.</summary>

@@ -1,5 +1,6 @@
 using NextStep.Model;
 using NextStep.Tests.Server;
+using NextStep.Tests.Support;
 using Xunit;
 
 namespace NextStep.Tests.Vae;
@@ -24,7 +25,7 @@ public sealed class NnpackTests
     [Fact]
     public async Task GenerateWithTheDefaultModelPrintsNoNnpackLines()
     {
-        var folder = global::NextStep.Pipeline.DefaultModel.PathOrNull() ?? throw new Xunit.Sdk.XunitException("models/default was not found above the test binary");
+        var folder = Fixtures.DefaultModel;
         var dir = Directory.CreateTempSubdirectory("nextstep-nnpack-").FullName;
         var log = Path.Combine(dir, "generate.log");
         var p = CliProcess.Start(log, "generate", "--model", folder, "--prompt", "a red circle above a blue square",
