@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using NextStep.Config;
 using NextStep.Tokenization;
 
 namespace NextStep.Training;
@@ -40,6 +41,19 @@ public sealed class SequenceBuilder
     public int Placeholder { get; }
     public int Eos { get; }
     public string PlaceholderToken { get; }
+
+    /// <summary>The id that right-pads a model's training rows: <c>pad_token_id</c>, else <c>eos_token_id</c>, else 0.</summary>
+    public static int PadId(NextStepConfig c) => c.PadTokenId ?? c.EosTokenId ?? 0;
+
+    /// <summary>Rows of different lengths as one [rows, longest] array, each right-padded with <paramref name="fill"/>.</summary>
+    public static long[,] RightPadded(IReadOnlyList<int[]> rows, int fill)
+    {
+        int length = rows.Max(r => r.Length);
+        var padded = new long[rows.Count, length];
+        for (int r = 0; r < rows.Count; r++)
+            for (int j = 0; j < length; j++) padded[r, j] = j < rows[r].Length ? rows[r][j] : fill;
+        return padded;
+    }
 
     public SequenceBuilder(Qwen2Tokenizer tokenizer, int boi, int eoi, int placeholder)
     {

@@ -256,7 +256,7 @@ public static class DefaultModelRecipe
         var sequences = new Dictionary<(int, bool), TokenizedSample<int>>();
         TokenizedSample<int> Sequence(int i, bool imageFirst) => sequences.TryGetValue((i, imageFirst), out var s) ? s
             : sequences[(i, imageFirst)] = builder.TextToImage(data.Captions[i], i, new TokenGrid(grid, grid), imageFirst);
-        int pad = c.PadTokenId ?? c.EosTokenId ?? 0;
+        int pad = SequenceBuilder.PadId(c);
         var rng = new Random((int)options.Seed);
         manual_seed(options.Seed);
         Objective.EnableTraining(model);
@@ -273,16 +273,8 @@ public static class DefaultModelRecipe
             using var scope = NewDisposeScope();
             var picks = Enumerable.Range(0, options.BatchSize).Select(_ => rng.Next(data.Captions.Count)).ToArray();
             var samples = picks.Select(i => Sequence(i, rng.NextDouble() < options.CaptionDropout)).ToList();
-            int length = samples.Max(s => s.InputIds.Length);
-            var ids = new long[options.BatchSize, length];
-            var labels = new long[options.BatchSize, length];
-            for (int r = 0; r < samples.Count; r++)
-                for (int j = 0; j < length; j++)
-                {
-                    bool real = j < samples[r].InputIds.Length;
-                    ids[r, j] = real ? samples[r].InputIds[j] : pad;
-                    labels[r, j] = real ? samples[r].Labels[j] : SequenceBuilder.IgnoreIndex;
-                }
+            var ids = SequenceBuilder.RightPadded(samples.Select(s => s.InputIds).ToList(), pad);
+            var labels = SequenceBuilder.RightPadded(samples.Select(s => s.Labels).ToList(), SequenceBuilder.IgnoreIndex);
             // A fresh posterior sample of every image, scaled as the pipeline expects: (z − shift) · scale.
             var index = tensor(picks.Select(i => (long)i).ToArray()).to(data.Mean.device);
             var mean = data.Mean.index_select(0, index);

@@ -60,12 +60,7 @@ public sealed class GeneratorRedraw : IDisposable
     private Tensor InputIds(IReadOnlyList<string> captions, TokenGrid grid)
     {
         var rows = captions.Select(caption => _builder.TextToImage(caption, 0, grid, imageFirst: false).InputIds).ToList();
-        int length = rows.Max(r => r.Length);
-        long pad = _model.Config.PadTokenId ?? _model.Config.EosTokenId ?? 0;
-        var ids = new long[rows.Count, length];
-        for (int r = 0; r < rows.Count; r++)
-            for (int j = 0; j < length; j++) ids[r, j] = j < rows[r].Length ? rows[r][j] : pad;
-        return tensor(ids);
+        return tensor(SequenceBuilder.RightPadded(rows, SequenceBuilder.PadId(_model.Config)));
     }
 
     public void Dispose() => _model.Dispose();

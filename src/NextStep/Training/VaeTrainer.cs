@@ -98,13 +98,19 @@ public static class VaeTrainer
     /// <see cref="VaeTrainingOptions.RecolorFraction"/> of their objects in random colours (chosen per scene, from the
     /// scene's index, so a run is reproducible), as pixels [count, 3, size, size] in [−1, 1].</summary>
     public static Tensor TrainingPixels(VaeTrainingOptions options, long start, int count, int size)
-        => Stacked(Enumerable.Range(0, count).AsParallel().AsOrdered().Select(i =>
+        => TrainingPixels(options, start, TrainingScenes(options, start, count), size);
+
+    /// <summary>Scenes <paramref name="start"/>… of the training split, as <see cref="TrainingPixels(VaeTrainingOptions, long, int, int)"/> draws them.</summary>
+    public static IReadOnlyList<ShapesScene> TrainingScenes(VaeTrainingOptions options, long start, int count)
+        => Enumerable.Range(0, count).Select(i => ShapesDataset.Scene(options.DataSeed, start + i, options.Split)).ToList();
+
+    private static Tensor TrainingPixels(VaeTrainingOptions options, long start, IReadOnlyList<ShapesScene> scenes, int size)
+        => Stacked(Enumerable.Range(0, scenes.Count).AsParallel().AsOrdered().Select(i =>
         {
-            var scene = ShapesDataset.Scene(options.DataSeed, start + i, options.Split);
             var colors = options.RecolorFraction > 0
-                ? ShapesRecolor.Colors(scene, new Random(ShapesDataset.SceneSeed(options.DataSeed + RecolorSeedOffset, start + i)), options.RecolorFraction)
+                ? ShapesRecolor.Colors(scenes[i], new Random(ShapesDataset.SceneSeed(options.DataSeed + RecolorSeedOffset, start + i)), options.RecolorFraction)
                 : null;
-            return ShapesRenderer.Render(scene, size, size, colors);
+            return ShapesRenderer.Render(scenes[i], size, size, colors);
         }));
 
     private const int RecolorSeedOffset = 7919;
@@ -165,11 +171,10 @@ public static class VaeTrainer
                 double progressFraction = Math.Max(step / (double)options.Steps, options.MaxMinutes is { } m ? clock.Elapsed.TotalMinutes / m : 0);
                 if (progressFraction >= 1) break;
                 using var scope = NewDisposeScope();
-                var pixels = Crop(TrainingPixels(options, FirstScene(options, step), options.BatchSize, config.Resolution), options.CropSize, cropRng);
-                var captions = redraw is null ? null : Enumerable.Range(0, options.BatchSize)
-                    .Select(i => ShapesDataset.Scene(options.DataSeed, FirstScene(options, step) + i, options.Split).Caption).ToList();
+                var scenes = TrainingScenes(options, FirstScene(options, step), options.BatchSize);
+                var pixels = Crop(TrainingPixels(options, FirstScene(options, step), scenes, config.Resolution), options.CropSize, cropRng);
                 var (reconstruction, mean, logvar) = vae.TrainingForward(pixels, options.LatentNoise,
-                    redraw is null ? null : z => redraw.Apply(z, captions!, config.ShiftFactor, config.ScalingFactor));
+                    redraw is null ? null : z => redraw.Apply(z, scenes.Select(s => s.Caption).ToList(), config.ShiftFactor, config.ScalingFactor));
                 var error = reconstruction - pixels;
                 // Shapes cover a few percent of the pixels: without extra weight on them a short run settles on the
                 // background-only reconstruction. MSE + L1 (sharper edges), ×ForegroundWeight where a pixel differs from
