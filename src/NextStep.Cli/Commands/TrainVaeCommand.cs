@@ -31,7 +31,7 @@ public static class TrainVaeCommand
         var split = new Option<string>("--split") { Description = "Scenes to train on: \"train\" (no held-out pair is ever drawn) or \"all\" (the whole Shapes world, held-out pairs included)", DefaultValueFactory = _ => "train" };
         var recolor = new Option<double>("--recolor") { Description = "Probability that an object is drawn in a random colour instead of its palette colour (never a held-out pair; 0 = palette only)", DefaultValueFactory = _ => defaults.RecolorFraction };
         var logEvery = new Option<int>("--log-every") { Description = "Print the mean loss every N steps", DefaultValueFactory = _ => 25 };
-        var redrawModel = new Option<string?>("--redraw-model") { Description = "A trained NextStep model folder whose generator redraws the training tokens the decoder reads (needs --freeze-encoder, --crop 0, --recolor 0)" };
+        var redrawModel = new Option<string?>("--redraw-model") { Description = "A trained NextStep model folder whose generator redraws the training tokens the decoder reads (needs --freeze-encoder and --crop 0; with --recolor, only scenes left in palette colours are redrawn)" };
         var redrawProbability = new Option<double>("--redraw-probability") { Description = "With --redraw-model: probability that a token is replaced by its redrawing", DefaultValueFactory = _ => 0.5 };
         var redrawStart = new Option<double>("--redraw-start") { Description = "With --redraw-model: flow time (0..1) the redrawing starts from, the true token noised to it", DefaultValueFactory = _ => 0.5 };
         var redrawSteps = new Option<int>("--redraw-steps") { Description = "With --redraw-model: Euler steps of the generator's head", DefaultValueFactory = _ => 20 };

@@ -40,18 +40,24 @@ public sealed class GeneratorRedraw : IDisposable
 
     /// <summary>
     /// Raw posterior latents [B, C, H, W] (the decoder's input space) with some tokens redrawn by the generator from
-    /// <paramref name="captions"/> (one per image), in the same space; <paramref name="shift"/> and
-    /// <paramref name="scale"/> are the VAE's latent statistics, which map them to the generator's token space.
+    /// <paramref name="captions"/> (one per image; an image whose caption is null keeps all its tokens), in the same
+    /// space; <paramref name="shift"/> and <paramref name="scale"/> are the VAE's latent statistics, which map them to
+    /// the generator's token space.
     /// </summary>
-    public Tensor Apply(Tensor latents, IReadOnlyList<string> captions, double shift, double scale)
+    public Tensor Apply(Tensor latents, IReadOnlyList<string?> captions, double shift, double scale)
     {
         if (captions.Count != latents.shape[0]) throw new NextStepException($"generator redraw: {captions.Count} captions for {latents.shape[0]} images");
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         int h = (int)latents.shape[2] / _model.Config.LatentPatchSize, w = (int)latents.shape[3] / _model.Config.LatentPatchSize;
         var tokens = _model.Patchify(AutoencoderKL.NormalizeLatents(latents.detach(), shift, scale)).unbind(0);
-        var redrawn = _sampling.Mix(_model, InputIds(captions, new TokenGrid(h, w)), tokens, tokens);
-        var z = _model.Unpatchify(stack(redrawn.ToArray(), 0), h, w);
+        var chosen = Enumerable.Range(0, captions.Count).Where(i => captions[i] is not null).ToList();
+        if (chosen.Count == 0) return latents.detach().clone().MoveToOuterDisposeScope();
+        var picked = chosen.Select(i => tokens[i]).ToList();
+        var redrawn = _sampling.Mix(_model, InputIds(chosen.Select(i => captions[i]!).ToList(), new TokenGrid(h, w)), picked, picked);
+        var all = tokens.ToArray();
+        for (int k = 0; k < chosen.Count; k++) all[chosen[k]] = redrawn[k];
+        var z = _model.Unpatchify(stack(all, 0), h, w);
         using TorchSharp.Scalar inverse = 1 / scale, offset = shift; // held while libtorch reads them (see AdamW.Update)
         return Held.Add(z * inverse, offset).MoveToOuterDisposeScope();
     }

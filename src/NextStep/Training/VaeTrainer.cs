@@ -105,13 +105,25 @@ public static class VaeTrainer
         => Enumerable.Range(0, count).Select(i => ShapesDataset.Scene(options.DataSeed, start + i, options.Split)).ToList();
 
     private static Tensor TrainingPixels(VaeTrainingOptions options, long start, IReadOnlyList<ShapesScene> scenes, int size)
-        => Stacked(Enumerable.Range(0, scenes.Count).AsParallel().AsOrdered().Select(i =>
-        {
-            var colors = options.RecolorFraction > 0
-                ? ShapesRecolor.Colors(scenes[i], new Random(ShapesDataset.SceneSeed(options.DataSeed + RecolorSeedOffset, start + i)), options.RecolorFraction)
-                : null;
-            return ShapesRenderer.Render(scenes[i], size, size, colors);
-        }));
+        => TrainingPixels(scenes, TrainingColors(options, start, scenes), size);
+
+    private static Tensor TrainingPixels(IReadOnlyList<ShapesScene> scenes, IReadOnlyList<IReadOnlyList<(byte R, byte G, byte B)>?> colors, int size)
+        => Stacked(Enumerable.Range(0, scenes.Count).AsParallel().AsOrdered().Select(i => ShapesRenderer.Render(scenes[i], size, size, colors[i])));
+
+    /// <summary>The object colours of scenes <paramref name="start"/>… (<see cref="ShapesRecolor.Colors"/>, chosen from
+    /// each scene's index so a run is reproducible); null for a scene in palette colours when nothing is recoloured.</summary>
+    private static IReadOnlyList<IReadOnlyList<(byte R, byte G, byte B)>?> TrainingColors(VaeTrainingOptions options, long start, IReadOnlyList<ShapesScene> scenes)
+        => scenes.Select((scene, i) => options.RecolorFraction > 0
+            ? ShapesRecolor.Colors(scene, new Random(ShapesDataset.SceneSeed(options.DataSeed + RecolorSeedOffset, start + i)), options.RecolorFraction)
+            : null).ToList();
+
+    /// <summary>
+    /// The captions a generator redraws the scenes' tokens from: a scene's own caption where every object has its
+    /// palette colour (the caption describes the pixels), null where some object was recoloured (its tokens are kept).
+    /// </summary>
+    public static IReadOnlyList<string?> RedrawCaptions(IReadOnlyList<ShapesScene> scenes, IReadOnlyList<IReadOnlyList<(byte R, byte G, byte B)>?> colors)
+        => scenes.Select((scene, i) => colors[i] is not { } c || scene.Objects.Select(o => ShapesVocabulary.Rgb(o.Color)).SequenceEqual(c)
+            ? scene.Caption : null).ToList();
 
     private const int RecolorSeedOffset = 7919;
 
@@ -138,8 +150,8 @@ public static class VaeTrainer
         if (options.FirstImage < 0) throw new NextStepException($"VAE training: first image {options.FirstImage} must be 0 or more");
         if (options.Split is not (ShapesSplit.Train or ShapesSplit.All)) throw new NextStepException($"VAE training: split {options.Split} is not a training split (expected Train or All)");
         if (!(options.RecolorFraction >= 0 && options.RecolorFraction <= 1)) throw new NextStepException($"VAE training: recolour fraction {options.RecolorFraction} must be a probability in [0, 1]");
-        if (options.GeneratorRedraw is not null && !(options.FreezeEncoder && options.CropSize == 0 && options.RecolorFraction == 0))
-            throw new NextStepException("VAE training: generator redraws need a frozen encoder (the generator's latents), whole images (crop 0) and palette colours (recolour 0), as the captions describe");
+        if (options.GeneratorRedraw is not null && !(options.FreezeEncoder && options.CropSize == 0))
+            throw new NextStepException("VAE training: generator redraws need a frozen encoder (the generator's latents) and whole images (crop 0), as the captions describe");
         var clock = Stopwatch.StartNew();
         manual_seed(options.Seed);
         using var redraw = options.GeneratorRedraw is { } g ? new GeneratorRedraw(g) : null;
@@ -172,9 +184,10 @@ public static class VaeTrainer
                 if (progressFraction >= 1) break;
                 using var scope = NewDisposeScope();
                 var scenes = TrainingScenes(options, FirstScene(options, step), options.BatchSize);
-                var pixels = Crop(TrainingPixels(options, FirstScene(options, step), scenes, config.Resolution), options.CropSize, cropRng);
+                var colors = TrainingColors(options, FirstScene(options, step), scenes);
+                var pixels = Crop(TrainingPixels(scenes, colors, config.Resolution), options.CropSize, cropRng);
                 var (reconstruction, mean, logvar) = vae.TrainingForward(pixels, options.LatentNoise,
-                    redraw is null ? null : z => redraw.Apply(z, scenes.Select(s => s.Caption).ToList(), config.ShiftFactor, config.ScalingFactor));
+                    redraw is null ? null : z => redraw.Apply(z, RedrawCaptions(scenes, colors), config.ShiftFactor, config.ScalingFactor));
                 var error = reconstruction - pixels;
                 // Shapes cover a few percent of the pixels: without extra weight on them a short run settles on the
                 // background-only reconstruction. MSE + L1 (sharper edges), ×ForegroundWeight where a pixel differs from
