@@ -98,14 +98,14 @@ public static class VaeTrainer
     /// <see cref="VaeTrainingOptions.RecolorFraction"/> of their objects in random colours (chosen per scene, from the
     /// scene's index, so a run is reproducible), as pixels [count, 3, size, size] in [−1, 1].</summary>
     public static Tensor TrainingPixels(VaeTrainingOptions options, long start, int count, int size)
-        => TrainingPixels(options, start, TrainingScenes(options, start, count), size);
+    {
+        var scenes = TrainingScenes(options, start, count);
+        return TrainingPixels(scenes, TrainingColors(options, start, scenes), size);
+    }
 
     /// <summary>Scenes <paramref name="start"/>… of the training split, as <see cref="TrainingPixels(VaeTrainingOptions, long, int, int)"/> draws them.</summary>
     public static IReadOnlyList<ShapesScene> TrainingScenes(VaeTrainingOptions options, long start, int count)
         => Enumerable.Range(0, count).Select(i => ShapesDataset.Scene(options.DataSeed, start + i, options.Split)).ToList();
-
-    private static Tensor TrainingPixels(VaeTrainingOptions options, long start, IReadOnlyList<ShapesScene> scenes, int size)
-        => TrainingPixels(scenes, TrainingColors(options, start, scenes), size);
 
     private static Tensor TrainingPixels(IReadOnlyList<ShapesScene> scenes, IReadOnlyList<IReadOnlyList<(byte R, byte G, byte B)>?> colors, int size)
         => Stacked(Enumerable.Range(0, scenes.Count).AsParallel().AsOrdered().Select(i => ShapesRenderer.Render(scenes[i], size, size, colors[i])));
@@ -183,8 +183,9 @@ public static class VaeTrainer
                 double progressFraction = Math.Max(step / (double)options.Steps, options.MaxMinutes is { } m ? clock.Elapsed.TotalMinutes / m : 0);
                 if (progressFraction >= 1) break;
                 using var scope = NewDisposeScope();
-                var scenes = TrainingScenes(options, FirstScene(options, step), options.BatchSize);
-                var colors = TrainingColors(options, FirstScene(options, step), scenes);
+                long first = FirstScene(options, step);
+                var scenes = TrainingScenes(options, first, options.BatchSize);
+                var colors = TrainingColors(options, first, scenes);
                 var pixels = Crop(TrainingPixels(scenes, colors, config.Resolution), options.CropSize, cropRng);
                 var (reconstruction, mean, logvar) = vae.TrainingForward(pixels, options.LatentNoise,
                     redraw is null ? null : z => redraw.Apply(z, RedrawCaptions(scenes, colors), config.ShiftFactor, config.ScalingFactor));
