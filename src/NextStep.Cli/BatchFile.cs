@@ -16,7 +16,7 @@ public static class BatchFile
 {
     private static readonly string[] SettingFields =
         ["preset", "quality", "size", "aspect", "steps", "guidance", "image_guidance", "cfg_schedule", "shift", "use_norm",
-         "seed", "negative", "positive", "sampler", "image", "min_quality", "retries"];
+         "seed", "negative", "positive", "sampler", "image", "min_quality", "retries", "candidates"];
     private static readonly string[] ItemFields = ["prompt", "name", .. SettingFields];
 
     /// <summary>
@@ -110,6 +110,7 @@ public static class BatchFile
             var image = Path.Combine(folder, Text(v, F("image")));
             job = job with { Image = System.IO.File.Exists(image) ? image : throw new NextStepException($"{F("image")}: {image}: image file not found") };
         }
+        if (Has("candidates", out v)) job = job with { Candidates = Int(v, F("candidates"), 1) };
         if (Has("min_quality", out v)) job = job with { MinQuality = Number(v, F("min_quality"), 0) };
         if (Has("retries", out v)) job = job with { Retries = Int(v, F("retries"), 0) };
         return job;

@@ -80,6 +80,7 @@ public sealed class GenerateRunner : IDisposable
         Width = job.Width,
         Height = job.Height,
         Count = job.Count,
+        Candidates = job.Candidates,
         Sampler = GenerationRequest.Name(job.Sampler is { } s ? GenerationRequest.ParseVariant(s) : pipeline.DefaultVariant),
         Model = Model.Name,
         ModelHash = ModelHash,

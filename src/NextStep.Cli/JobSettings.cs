@@ -24,6 +24,8 @@ public sealed record JobSettings
     public bool UseNorm { get; init; }
     public long Seed { get; init; } = 42;
     public int Count { get; init; } = 1;
+    /// <summary>Best of K per image (<see cref="GenerationRequest.Candidates"/>).</summary>
+    public int Candidates { get; init; } = 1;
     /// <summary>Which of the <see cref="Count"/> images to keep (null = all); set by <c>--from</c> on an image that was one of several.</summary>
     public int? KeepIndex { get; init; }
     /// <summary>null = the checkpoint's default sampler.</summary>
@@ -40,14 +42,14 @@ public sealed record JobSettings
     {
         Prompt = m.Prompt, Positive = m.Positive, Negative = m.Negative, Height = m.Height, Width = m.Width,
         Cfg = m.Cfg, CfgImg = m.CfgImg, CfgSchedule = m.CfgSchedule, Steps = m.Steps, Shift = m.Shift, UseNorm = m.UseNorm,
-        Seed = m.Seed ?? 42, Count = m.Count, KeepIndex = m.Count > 1 ? m.Index : null, Sampler = m.Sampler, Image = m.InputImage,
+        Seed = m.Seed ?? 42, Count = m.Count, Candidates = m.Candidates, KeepIndex = m.Count > 1 ? m.Index : null, Sampler = m.Sampler, Image = m.InputImage,
     };
 
     /// <summary>The defaults a model folder states in its <c>sampling_profile.json</c> (<see cref="NextStep.Sampling.SamplingProfile.FromFile"/>).</summary>
     public JobSettings With(NextStep.Sampling.SamplingProfile p) => this with
     {
         Height = p.Height, Width = p.Width, Steps = p.NumSamplingSteps, Cfg = p.Cfg, CfgImg = p.CfgImg, Shift = p.TimestepsShift,
-        UseNorm = p.UseNorm, Sampler = p.Sampler, SdeType = p.SdeType,
+        UseNorm = p.UseNorm, Sampler = p.Sampler, SdeType = p.SdeType, Candidates = p.Candidates,
     };
 
     public JobSettings With(Preset p) => this with { Height = p.Size, Width = p.Size, Steps = p.Steps, Cfg = p.Cfg };
@@ -91,6 +93,7 @@ public sealed record JobSettings
             Captions = [caption],
             Images = images,
             NumImagesPerCaption = Count,
+            Candidates = Candidates,
             PositivePrompt = Positive,
             NegativePrompt = Negative,
             Height = Height,

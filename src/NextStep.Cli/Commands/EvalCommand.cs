@@ -21,6 +21,7 @@ public static class EvalCommand
         var steps = new Option<int?>("--steps") { Description = $"Flow-matching steps per image token (default: the model's profile, else {defaults.Steps})" };
         var cfg = new Option<double?>("--cfg") { Description = $"Text guidance scale, 1 = off (default: the model's profile, else {defaults.Cfg})" };
         var useNorm = new Option<bool?>("--use-norm") { Description = "LayerNorm each sampled token (default: the model's profile, else off)" };
+        var candidates = new Option<int?>("--candidates") { Description = "Best of K: keep, of K samples per image, the one whose caption the model finds most likely (default: the model's profile, else 1)" };
         var dtype = new Option<string>("--dtype") { Description = "float32 or bfloat16", DefaultValueFactory = _ => "float32" };
         var device = new Option<string>("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
         var perCategory = new Option<int>("--per-category") { Description = "Built-in prompts per category", DefaultValueFactory = _ => ShapesEval.PerCategory };
@@ -28,7 +29,7 @@ public static class EvalCommand
         var vaeRoundTrip = new Option<bool>("--vae-round-trip") { Description = "With --ground-truth: score the renderer's images after encoding and decoding them with the model's VAE (the ceiling this VAE allows)" };
         var cmd = new Command("eval", "Score prompt following on the Shapes benchmark: per-category and overall accuracy")
         {
-            model, prompts, seeds, firstSeed, heldOut, outDir, size, steps, cfg, useNorm, dtype, device, perCategory, groundTruth, vaeRoundTrip,
+            model, prompts, seeds, firstSeed, heldOut, outDir, size, steps, cfg, useNorm, candidates, dtype, device, perCategory, groundTruth, vaeRoundTrip,
         };
         cmd.SetAction(p =>
         {
@@ -42,7 +43,7 @@ public static class EvalCommand
             if (p.GetValue(vaeRoundTrip) && !p.GetValue(groundTruth)) throw new NextStepException("--vae-round-trip needs --ground-truth (it scores the renderer's images through the model's VAE)");
             var own = p.GetValue(groundTruth) ? defaults : ShapesGenerationSettings.ForModel(folder);
             var settings = new ShapesGenerationSettings(p.GetValue(size) ?? own.Size, p.GetValue(steps) ?? own.Steps, p.GetValue(cfg) ?? own.Cfg,
-                p.GetValue(useNorm) ?? own.UseNorm, own.Shift);
+                p.GetValue(useNorm) ?? own.UseNorm, own.Shift, p.GetValue(candidates) ?? own.Candidates);
             using var pipeline = p.GetValue(groundTruth) ? null : NextStepPipeline.Load(folder,
                 new PipelineOptions { DType = PipelineOptions.ParseDType(p.GetValue(dtype)!), Device = PipelineOptions.ParseDevice(p.GetValue(device)!) });
             using var vae = p.GetValue(vaeRoundTrip) ? Model.AutoencoderKL.Load(Path.Combine(folder, "vae")) : null;
@@ -51,7 +52,7 @@ public static class EvalCommand
                 : ShapesEval.GroundTruth(set, settings.Size);
             var dir = p.GetValue(outDir)!;
             int total = set.Count * p.GetValue(seeds);
-            string generatorName = pipeline is not null ? $"{folder}: {settings.Steps} steps, cfg {settings.Cfg}, shift {settings.Shift}, use_norm {(settings.UseNorm ? "on" : "off")}, {settings.Size} px, {p.GetValue(dtype)}"
+            string generatorName = pipeline is not null ? $"{folder}: {settings.Steps} steps, cfg {settings.Cfg}, shift {settings.Shift}, use_norm {(settings.UseNorm ? "on" : "off")}, {(settings.Candidates > 1 ? $"best of {settings.Candidates}, " : "")}{settings.Size} px, {p.GetValue(dtype)}"
                 : vae is not null ? $"renderer images through {Path.Combine(folder, "vae")} ({settings.Size} px)" : $"renderer ground truth ({settings.Size} px)";
             var report = ShapesEval.Run(set, generator, p.GetValue(seeds), dir, setName,
                 item => { if ((item.Index + 1) % 50 == 0 || item.Index + 1 == total) output.WriteLine($"scored {item.Index + 1}/{total}"); }, generatorName, p.GetValue(firstSeed));

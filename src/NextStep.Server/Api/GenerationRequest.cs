@@ -31,9 +31,12 @@ public sealed record GenerationRequest(GenerationJobSpec Spec, string ResponseFo
         return sizes;
     }
 
+    /// <summary>The largest best-of-K the API accepts (each candidate costs one more sampled picture).</summary>
+    public const int MaxCandidates = 16;
+
     private static readonly HashSet<string> OpenAiIgnored = ["model", "quality", "style", "user", "output_format"];
     private static readonly HashSet<string> Known =
-        ["prompt", "negative_prompt", "n", "size", "response_format", "seed", "steps", "cfg", "cfg_img", "shift", "use_norm", "preset", "image"];
+        ["prompt", "negative_prompt", "n", "size", "response_format", "seed", "steps", "cfg", "cfg_img", "shift", "use_norm", "preset", "image", "candidates"];
 
     public static GenerationRequest Parse(RequestFields f, ServerOptions limits, byte[]? inputImage)
     {
@@ -43,6 +46,7 @@ public sealed record GenerationRequest(GenerationJobSpec Spec, string ResponseFo
                 throw ApiException.Invalid(name, $"unrecognized request argument '{name}'");
         if (f.String("output_format") is { } fmt && fmt != "png") throw ApiException.Invalid("output_format", "only 'png' output is supported");
         if (!edit && f.Names.Contains("image")) throw ApiException.Invalid("image", "send the input picture as a file in a multipart/form-data request");
+        if (edit && f.Names.Contains("candidates")) throw ApiException.Invalid("candidates", "'candidates' (best of K) applies to text-to-image only, not to image edits");
         if (!edit && f.Names.Contains("cfg_img")) throw ApiException.Invalid("cfg_img", "'cfg_img' applies to image edits only (POST /v1/images/edits)");
 
         var prompt = f.String("prompt");
@@ -79,6 +83,7 @@ public sealed record GenerationRequest(GenerationJobSpec Spec, string ResponseFo
             CfgImg = cfgImg,
             Shift = f.Number("shift", 0.1, 10) ?? preset.Shift,
             UseNorm = f.Bool("use_norm") ?? preset.UseNorm,
+            Candidates = (int)(f.Integer("candidates", 1, MaxCandidates) ?? 1),
             Preset = presetName,
             InputImage = inputImage,
         };

@@ -32,6 +32,7 @@ public static class JobView
         cfg_img = j.Spec.CfgImg,
         shift = j.Spec.Shift,
         use_norm = j.Spec.UseNorm,
+        candidates = j.Spec.Candidates,
         preset = j.Spec.Preset,
     };
 

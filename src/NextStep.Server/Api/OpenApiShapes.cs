@@ -16,7 +16,8 @@ public static class OpenApiShapes
         double? Cfg = null,
         double? Shift = null,
         [property: JsonPropertyName("use_norm")] bool? UseNorm = null,
-        string Preset = "t2i");
+        string Preset = "t2i",
+        int Candidates = 1);
 
     public sealed record EditBody(
         byte[] Image,

@@ -14,6 +14,8 @@ public sealed record GenerationJobSpec
     public double CfgImg { get; init; } = 1.0;
     public double Shift { get; init; } = 1.0;
     public bool UseNorm { get; init; } = true;
+    /// <summary>Best of K per picture (text-to-image only; 1 = plain sampling).</summary>
+    public int Candidates { get; init; } = 1;
     public string Preset { get; init; } = "t2i";
 
     /// <summary>Encoded input image (PNG/JPEG/WebP) for editing; null for text-to-image. Stored beside the spec, not in its JSON.</summary>

@@ -59,6 +59,7 @@ public sealed class PipelineImageGenerator : IImageGenerator
             Cfg = spec.Cfg,
             CfgImg = spec.CfgImg,
             UseNorm = spec.UseNorm,
+            Candidates = spec.Candidates,
             NumSamplingSteps = spec.Steps,
             TimestepsShift = spec.Shift,
             Seed = spec.Seed,

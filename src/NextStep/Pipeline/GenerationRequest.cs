@@ -29,6 +29,13 @@ public sealed record GenerationRequest
     /// <summary>Input images for editing, one per <c>&lt;image&gt;</c> in caption order; null for text-to-image.</summary>
     public IReadOnlyList<RgbImage>? Images { get; init; }
     public int NumImagesPerCaption { get; init; } = 1;
+    /// <summary>
+    /// Best of K (not in the official code; 1 = off): every image is chosen from this many samples drawn in the same
+    /// batch, keeping the one whose caption the model itself finds most likely after it (<see cref="CaptionScorer"/>).
+    /// Text-to-image only. K &gt; 1 draws noise for K·num_images_per_caption rows, so even the first candidate differs
+    /// from the image of K = 1.
+    /// </summary>
+    public int Candidates { get; init; } = 1;
     /// <summary>Appended to every conditional caption after one space (when not empty).</summary>
     public string? PositivePrompt { get; init; }
     /// <summary>The unconditional rows' text (null = empty).</summary>
@@ -74,6 +81,8 @@ public sealed record GenerationRequest
             if (text?.Length > MaxPromptChars)
                 throw new NextStepException($"{what}: {text.Length} characters exceed the limit of {MaxPromptChars}");
         if (NumImagesPerCaption < 1) throw new NextStepException($"num_images_per_caption = {NumImagesPerCaption}: must be at least 1");
+        if (Candidates < 1) throw new NextStepException($"candidates = {Candidates}: must be at least 1 (1 = no best-of-K choice)");
+        if (Candidates > 1 && ImageCount > 0) throw new NextStepException($"candidates = {Candidates}: best-of-K choice is for text-to-image only, not for edits");
         if (Height <= 0 || Width <= 0 || Height % downFactor != 0 || Width % downFactor != 0)
             throw new NextStepException($"size {Height}x{Width} (HxW): both sides must be positive multiples of {downFactor} (the model's down factor: VAE factor × patch size)");
         int minSteps = variant == PipelineVariant.GitHub2025 ? 2 : 1;

@@ -4,6 +4,7 @@ using NextStep.Imaging;
 using NextStep.Model;
 using NextStep.Sampling;
 using NextStep.Tokenization;
+using NextStep.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -103,6 +104,8 @@ public sealed class NextStepPipeline : IDisposable
     {
         var variant = request.Variant ?? DefaultVariant;
         request.Validate(DownFactor, variant);
+        int candidates = request.Candidates, perCaption = request.NumImagesPerCaption;
+        request = request with { NumImagesPerCaption = perCaption * candidates }; // the rows sampled; best of K kept below
         bool aug2025Flow = variant != PipelineVariant.V11;
         bool genPosEmbed = aug2025Flow && (request.UseGenPosEmbed ?? Config.UseGenPosEmbed);
         int gridH = request.Height / DownFactor, gridW = request.Width / DownFactor, total = gridH * gridW;
@@ -173,7 +176,10 @@ public sealed class NextStepPipeline : IDisposable
             progress?.Report(new GenerationProgress(k + 1, total, batch, clock.Elapsed));
         }
 
-        // 5. tokens → latents → pixels
+        // 5. best of K: each image's candidates are consecutive rows of its caption
+        if (candidates > 1) tokens = BestCandidates(tokens, request.Captions, perCaption, candidates, new TokenGrid(gridH, gridW));
+
+        // 6. tokens → latents → pixels
         var latents = Vae.DenormalizeLatents(Model.Unpatchify(tokens, gridH, gridW));
         var pixels = Vae.Decode(latents).to(ScalarType.Float32);
         var images = ToImages(pixels);
@@ -189,6 +195,22 @@ public sealed class NextStepPipeline : IDisposable
             Pixels = pixels.MoveToOuterDisposeScope(),
         };
         return result;
+    }
+
+    /// <summary>Tokens [captions·n·K, L, D] → [captions·n, L, D]: of each run of K rows, the one <see cref="CaptionScorer"/> rates highest.</summary>
+    private Tensor BestCandidates(Tensor tokens, IReadOnlyList<string> captions, int perCaption, int candidates, TokenGrid grid)
+    {
+        var scorer = new CaptionScorer(Model, Tokenizer);
+        var picked = new List<Tensor>();
+        for (int c = 0; c < captions.Count; c++)
+            for (int i = 0; i < perCaption; i++)
+            {
+                int first = (c * perCaption + i) * candidates;
+                var group = tokens[first..(first + candidates)];
+                long best = scorer.Score(captions[c], group, grid).argmax().item<long>();
+                picked.Add(group[best]);
+            }
+        return torch.stack(picked);
     }
 
     /// <summary>Aug-2025 flow with <c>use_gen_pos_embed</c>: adds the table's entry for the next token (linear index, as the official code).</summary>

@@ -26,7 +26,8 @@ public sealed record SamplingProfile(
     double CfgImg,
     string SdeType = "sde",
     int Height = 256,
-    int Width = 256)
+    int Width = 256,
+    int Candidates = 1)
 {
     /// <summary>The file in a model folder that states the model's own sampling defaults (see <see cref="FromFile"/>).</summary>
     public const string FileName = "sampling_profile.json";
@@ -38,7 +39,8 @@ public sealed record SamplingProfile(
     /// <summary>
     /// The profile a model folder states in <see cref="FileName"/>, or null when it has none. Keys: <c>sampler</c>
     /// (required), <c>num_sampling_steps</c>, <c>cfg</c>, <c>cfg_img</c>, <c>use_norm</c>, <c>timesteps_shift</c>,
-    /// <c>sde_type</c> (v1.1 only), <c>height</c>, <c>width</c>; missing keys take the NextStep-1-Large values and 256×256.
+    /// <c>sde_type</c> (v1.1 only), <c>height</c>, <c>width</c>, <c>candidates</c> (best of K, <see cref="Pipeline.GenerationRequest.Candidates"/>);
+    /// missing keys take the NextStep-1-Large values, 256×256 and 1 candidate.
     /// </summary>
     public static SamplingProfile? FromFile(string modelFolder)
     {
@@ -50,9 +52,9 @@ public sealed record SamplingProfile(
         var profile = new SamplingProfile(Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(modelFolder))), sampler,
             sampler == Samplers.V11 ? LinearCfgForm.Increasing : LinearCfgForm.Decreasing,
             j.Bool("use_norm", Large.UseNorm), j.Int("num_sampling_steps", Large.NumSamplingSteps), j.Double("timesteps_shift", Large.TimestepsShift),
-            j.Double("cfg", Large.Cfg), j.Double("cfg_img", Large.CfgImg), j.StringOrNull("sde_type") ?? "sde", j.Int("height", 256), j.Int("width", 256));
-        if (profile.NumSamplingSteps < 1 || profile.Cfg < 1 || profile.CfgImg < 1 || profile.TimestepsShift <= 0 || profile.Height <= 0 || profile.Width <= 0)
-            throw new NextStepException($"{path}: expected num_sampling_steps ≥ 1, cfg ≥ 1, cfg_img ≥ 1, timesteps_shift > 0 and positive height/width");
+            j.Double("cfg", Large.Cfg), j.Double("cfg_img", Large.CfgImg), j.StringOrNull("sde_type") ?? "sde", j.Int("height", 256), j.Int("width", 256), j.Int("candidates", 1));
+        if (profile.NumSamplingSteps < 1 || profile.Cfg < 1 || profile.CfgImg < 1 || profile.TimestepsShift <= 0 || profile.Height <= 0 || profile.Width <= 0 || profile.Candidates < 1)
+            throw new NextStepException($"{path}: expected num_sampling_steps ≥ 1, cfg ≥ 1, cfg_img ≥ 1, timesteps_shift > 0, positive height/width and candidates ≥ 1");
         if (profile.SdeType is not ("sde" or "cps" or "ode")) throw new NextStepException($"{path}: sde_type \"{profile.SdeType}\": expected sde, cps or ode");
         return profile;
     }

@@ -36,7 +36,8 @@ public class BatchCliTests
                 {"prompt": "bad steps", "steps": -1},
                 {"prompt": "typo", "stpes": 3},
                 {"prompt": "bad size", "size": "60x64"},
-                {"prompt": "picky", "min_quality": 1, "retries": 1}
+                {"prompt": "picky", "min_quality": 1, "retries": 1},
+                {"prompt": "no candidates", "candidates": 0}
               ],
               "settings": {"size": 32, "steps": 2, "guidance": 2, "seed": 100, "negative": "noise"}
             }
@@ -44,14 +45,15 @@ public class BatchCliTests
         var outDir = Path.Combine(dir, "out");
         var (code, stdout, stderr) = CliRunner.Run("batch", file, "--model", Tiny, "--out", outDir);
         Assert.Equal(1, code);
-        Assert.Contains("3 generated, 0 skipped (already done), 3 failed", stdout);
+        Assert.Contains("3 generated, 0 skipped (already done), 4 failed", stdout);
+        Assert.Contains("prompts[6].candidates = 0: must be at least 1", stderr);
         Assert.Contains("prompts[2].steps = -1: must be at least 1", stderr);
         Assert.Contains("prompts[3].stpes: unknown field", stderr);
         Assert.Contains("prompts[4]: size 60x64 (HxW): both sides must be positive multiples of 16", stderr);
 
         var items = ReportItems(outDir);
-        Assert.Equal(["ok", "ok", "failed", "failed", "failed", "below_min_quality"], items.Select(i => i.GetProperty("status").GetString()));
-        Assert.Equal(["000.png", "sky.png", "002.png", "003.png", "004.png", "005.png"], items.Select(i => i.GetProperty("file").GetString()));
+        Assert.Equal(["ok", "ok", "failed", "failed", "failed", "below_min_quality", "failed"], items.Select(i => i.GetProperty("status").GetString()));
+        Assert.Equal(["000.png", "sky.png", "002.png", "003.png", "004.png", "005.png", "006.png"], items.Select(i => i.GetProperty("file").GetString()));
         Assert.Equal(100, items[0].GetProperty("seed").GetInt64()); // seed + index
         Assert.Equal(7, items[1].GetProperty("seed").GetInt64());
         Assert.InRange(items[5].GetProperty("seed").GetInt64(), 105, 106); // seed + index, then + 1 for the retry
@@ -80,9 +82,9 @@ public class BatchCliTests
         var written = File.GetLastWriteTimeUtc(Path.Combine(outDir, "000.png"));
         (code, stdout, _) = CliRunner.Run("batch", file, "--model", Tiny, "--out", outDir, "--resume");
         Assert.Equal(1, code);
-        Assert.Contains("0 generated, 3 skipped (already done), 3 failed", stdout);
+        Assert.Contains("0 generated, 3 skipped (already done), 4 failed", stdout);
         Assert.Equal(written, File.GetLastWriteTimeUtc(Path.Combine(outDir, "000.png")));
-        Assert.Equal(6, ReportItems(outDir).Length);
+        Assert.Equal(7, ReportItems(outDir).Length);
         Directory.Delete(dir, true);
     }
 

@@ -51,7 +51,9 @@ public class GenerateCliTests
         var dir = TempDir();
         var first = Path.Combine(dir, "first.png");
         Generate(first, "--prompt", "a green field", "--positive", "sharp", "--negative", "dark", "--size", "32x48", "--cfg", "3",
-            "--steps", "2", "--shift", "1.5", "--seed", "123", "--cfg-schedule", "linear", "--use-norm");
+            "--steps", "2", "--shift", "1.5", "--seed", "123", "--cfg-schedule", "linear", "--use-norm", "--candidates", "2");
+        Assert.Equal(2, ImageMetadata.Read(first).Candidates);
+        Assert.Contains("Best of: 2", PngMetadata.ReadText(File.ReadAllBytes(first))["parameters"]);
 
         var again = Path.Combine(dir, "again.png");
         var (code, _, stderr) = CliRunner.Run("generate", "--from", first, "--model", Tiny, "--out", again);

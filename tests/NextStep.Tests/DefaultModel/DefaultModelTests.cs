@@ -182,7 +182,11 @@ public class DefaultModelTests
             Assert.Contains("euler", e.Message);
             File.WriteAllText(Path.Combine(dir, SamplingProfile.FileName), "{\"sampler\": \"v1.1\", \"sde_type\": \"ode\", \"num_sampling_steps\": 12, \"height\": 64, \"width\": 64}");
             var p = SamplingProfile.FromFile(dir)!;
-            Assert.Equal((Samplers.V11, "ode", 12, 64, LinearCfgForm.Increasing), (p.Sampler, p.SdeType, p.NumSamplingSteps, p.Height, p.LinearCfg));
+            Assert.Equal((Samplers.V11, "ode", 12, 64, LinearCfgForm.Increasing, 1), (p.Sampler, p.SdeType, p.NumSamplingSteps, p.Height, p.LinearCfg, p.Candidates));
+            File.WriteAllText(Path.Combine(dir, SamplingProfile.FileName), "{\"sampler\": \"hf\", \"candidates\": 4}");
+            Assert.Equal(4, SamplingProfile.FromFile(dir)!.Candidates);
+            File.WriteAllText(Path.Combine(dir, SamplingProfile.FileName), "{\"sampler\": \"hf\", \"candidates\": 0}");
+            Assert.Contains("candidates ≥ 1", Assert.Throws<NextStepException>(() => SamplingProfile.FromFile(dir)).Message);
         }
         finally { Directory.Delete(dir, recursive: true); }
     }

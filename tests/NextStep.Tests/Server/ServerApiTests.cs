@@ -195,6 +195,8 @@ public sealed class ServerApiTests(ServerApiTests.Shared shared) : IClassFixture
         { "/v1/images/generations", "application/json", """{"prompt":"a","preset":"turbo"}""", 400, "preset" },
         { "/v1/images/generations", "application/json", """{"prompt":"a","response_format":"jpeg"}""", 400, "response_format" },
         { "/v1/images/generations", "application/json", """{"prompt":"a","cfg_img":2}""", 400, "cfg_img" },
+        { "/v1/images/generations", "application/json", """{"prompt":"a","candidates":0}""", 400, "candidates" },
+        { "/v1/images/generations", "application/json", """{"prompt":"a","candidates":17}""", 400, "candidates" },
         { "/v1/images/generations", "application/json", """{"prompt":"a","output_format":"webp"}""", 400, "output_format" },
         { "/v1/images/generations", "application/json", """{"prompt":"a","colour":"red"}""", 400, "colour" },
         { "/v1/jobs", "application/json", """{"prompt":"a","image":"aGVsbG8="}""", 400, "image" },
@@ -220,6 +222,7 @@ public sealed class ServerApiTests(ServerApiTests.Shared shared) : IClassFixture
         await AssertError(await _s.Http.PostAsync("/v1/images/edits", EditForm("not an image"u8.ToArray(), ("prompt", "x"))), 400, "invalid_value");
         await AssertError(await _s.Http.PostAsync("/v1/images/edits", EditForm(FakeImageGenerator.Draw(8, 8, 1).Png, ("prompt", "x"))), 400, "invalid_value");
         await AssertError(await _s.Http.PostAsync("/v1/images/edits", EditForm(FakeImageGenerator.Draw(32, 32, 1).Png, ("prompt", "x"), ("cfg", "1"), ("cfg_img", "2"))), 400, "invalid_value");
+        await AssertError(await _s.Http.PostAsync("/v1/images/edits", EditForm(FakeImageGenerator.Draw(32, 32, 1).Png, ("prompt", "x"), ("candidates", "4"))), 400, "invalid_value");
         var withMask = EditForm(FakeImageGenerator.Draw(32, 32, 1).Png, ("prompt", "x"));
         withMask.Add(new ByteArrayContent(FakeImageGenerator.Draw(32, 32, 2).Png), "mask", "mask.png");
         await AssertError(await _s.Http.PostAsync("/v1/images/edits", withMask), 400, "invalid_value");

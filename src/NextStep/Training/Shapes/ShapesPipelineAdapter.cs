@@ -3,11 +3,11 @@ using NextStep.Pipeline;
 namespace NextStep.Training.Shapes;
 
 /// <summary>Generation settings for the eval; the defaults are the small-model "standard" preset (64 px, 20 steps, cfg 4).</summary>
-public sealed record ShapesGenerationSettings(int Size, int Steps, double Cfg, bool UseNorm = false, double Shift = 1.0)
+public sealed record ShapesGenerationSettings(int Size, int Steps, double Cfg, bool UseNorm = false, double Shift = 1.0, int Candidates = 1)
 {
-    /// <summary>A model folder's <c>sampling_profile.json</c> values (size, steps, cfg, use_norm, shift); without the file, <see cref="Default"/>.</summary>
+    /// <summary>A model folder's <c>sampling_profile.json</c> values (size, steps, cfg, use_norm, shift, candidates); without the file, <see cref="Default"/>.</summary>
     public static ShapesGenerationSettings ForModel(string modelFolder)
-        => Sampling.SamplingProfile.FromFile(modelFolder) is { } p ? new(p.Height, p.NumSamplingSteps, p.Cfg, p.UseNorm, p.TimestepsShift) : Default;
+        => Sampling.SamplingProfile.FromFile(modelFolder) is { } p ? new(p.Height, p.NumSamplingSteps, p.Cfg, p.UseNorm, p.TimestepsShift, p.Candidates) : Default;
 
     public static ShapesGenerationSettings Default { get; } = FromPreset(Presets.Get("standard", fullSizeModel: false));
 
@@ -50,5 +50,6 @@ public static class ShapesPipelineAdapter
         TimestepsShift = s.Shift,
         Seed = seed,
         PreSeed = seed,
+        Candidates = s.Candidates,
     };
 }

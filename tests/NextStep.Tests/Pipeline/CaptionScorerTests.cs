@@ -1,0 +1,113 @@
+using NextStep.Model;
+using NextStep.Pipeline;
+using NextStep.Tests.Support;
+using NextStep.Tokenization;
+using NextStep.Training;
+using NextStep.Training.Shapes;
+using TorchSharp;
+using Xunit;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace NextStep.Tests.Pipeline;
+
+/// <summary>The model's own caption likelihood after an image, and best-of-K generation built on it.</summary>
+[Collection(GlobalRngCollection.Name)]
+public class CaptionScorerTests(ITestOutputHelper output)
+{
+    /// <summary>
+    /// The score is the summed training cross-entropy of the caption and EOS in the drop-text sequence, computed here by
+    /// the loss code that the official training goldens check (Losses.TextCrossEntropy), with every label before EOI ignored.
+    /// </summary>
+    [Fact]
+    public void ScoreIsMinusTheTrainingCrossEntropyOfTheCaptionAfterTheImage()
+    {
+        using var scope = NewDisposeScope();
+        using var model = NextStepModel.Load(Fixtures.TinyModel);
+        var tokenizer = Qwen2Tokenizer.Load(Fixtures.TinyModel);
+        var c = model.Config;
+        var grid = new TokenGrid(2, 2);
+        using var g = new Generator(7);
+        var tokens = randn([3, grid.Count, c.TokenDim], generator: g);
+        const string caption = "a red circle above a blue square";
+        var scores = new CaptionScorer(model, tokenizer).Score(caption, tokens, grid);
+
+        var sample = new SequenceBuilder(tokenizer, c.Boi, c.Eoi, c.ImagePlaceholderId).TextToImage(caption, 0, grid, imageFirst: true);
+        int eoi = Array.IndexOf(sample.InputIds, c.Eoi);
+        var labels = sample.Labels.Select((l, j) => j <= eoi ? (int)Losses.IgnoreIndex : l).ToArray();
+        int counted = labels.Count(l => l != Losses.IgnoreIndex);
+        Assert.Equal(sample.InputIds.Length - eoi - 1, counted);
+        var ids = tensor(sample.InputIds.Select(i => (long)i).ToArray()).unsqueeze(0);
+        for (int k = 0; k < 3; k++)
+        {
+            var hidden = model.Forward(model.Embed(ids, tokens[k]), null, null);
+            var ce = Losses.TextCrossEntropy(hidden, tensor(labels).unsqueeze(0), Losses.FmConditionMask(ids, c.ImagePlaceholderId), model.Logits);
+            double expected = -ce.item<float>() * counted;
+            Assert.InRange(scores[k].item<float>() - expected, -1e-4 * Math.Abs(expected), 1e-4 * Math.Abs(expected));
+        }
+    }
+
+    /// <summary>
+    /// The premise of best-of-K on the default model: for a fixed caption, the renderer's image of that caption (through
+    /// the model's VAE encoder) scores above the image of another prompt of the same category.
+    /// </summary>
+    [Fact]
+    public void DefaultModelPrefersTheImageOfItsOwnCaption()
+    {
+        using var scope = NewDisposeScope();
+        using var pipeline = NextStepPipeline.Load(Fixtures.DefaultModel);
+        var prompts = ShapesEval.Prompts(heldOut: false);
+        var render = ShapesEval.GroundTruth(prompts, 64);
+        var scorer = new CaptionScorer(pipeline.Model, pipeline.Tokenizer);
+        Tensor Tokens(ShapesPrompt p)
+        {
+            var (mean, _) = pipeline.Vae.EncodeMoments(Trainer.Pixels(render(p.Caption, 0)).unsqueeze(0));
+            return pipeline.Model.Patchify(pipeline.Vae.NormalizeLatents(mean));
+        }
+        int wins = 0, total = 0;
+        foreach (var group in prompts.GroupBy(p => p.Spec.Category))
+        {
+            var list = group.ToList();
+            for (int i = 0; i < list.Count; i++)
+            {
+                var other = list[(i + 1) % list.Count];
+                var pair = cat([Tokens(list[i]), Tokens(other)], 0);
+                var s = scorer.Score(list[i].Caption, pair, new TokenGrid(4, 4));
+                if (s[0].item<float>() > s[1].item<float>()) wins++;
+                total++;
+            }
+        }
+        output.WriteLine($"own image preferred in {wins} of {total}");
+        Assert.InRange(wins, (int)(0.9 * total), total);
+    }
+
+    /// <summary>Best of K samples K·n rows in one batch and keeps, of each run of K, the row the scorer rates highest.</summary>
+    [Fact]
+    public void BestOfKKeepsTheCandidateTheScorerRatesHighest()
+    {
+        using var scope = NewDisposeScope();
+        using var pipeline = NextStepPipeline.Load(Fixtures.TinyModel);
+        var request = new GenerationRequest { Captions = ["a red circle"], Height = 32, Width = 32, NumSamplingSteps = 2, Cfg = 2, Seed = 3 };
+        using var all = pipeline.Run(request with { NumImagesPerCaption = 4 });
+        var scorer = new CaptionScorer(pipeline.Model, pipeline.Tokenizer);
+        var grid = new TokenGrid(2, 2);
+        var expected = stack(new[] { 0, 2 }.Select(first =>
+        {
+            var group = all.Tokens[first..(first + 2)];
+            return group[scorer.Score("a red circle", group, grid).argmax().item<long>()];
+        }).ToArray());
+        using var best = pipeline.Run(request with { NumImagesPerCaption = 2, Candidates = 2 });
+        Assert.Equal(2, best.Images.Count);
+        TensorAssert.Close(expected, best.Tokens, atol: 0, what: "kept tokens");
+        Assert.NotEqual(all.Tokens[1].data<float>().ToArray(), all.Tokens[0].data<float>().ToArray());
+    }
+
+    [Fact]
+    public void CandidatesAreCheckedByName()
+    {
+        var request = new GenerationRequest { Captions = ["a"], Height = 32, Width = 32, Candidates = 0 };
+        Assert.Contains("candidates = 0", Assert.Throws<NextStepException>(() => request.Validate(16, PipelineVariant.HF)).Message);
+        var edit = request with { Captions = ["<image>a"], Images = [new global::NextStep.Imaging.RgbImage(32, 32, new byte[32 * 32 * 3])], Candidates = 2 };
+        Assert.Contains("text-to-image only", Assert.Throws<NextStepException>(() => edit.Validate(16, PipelineVariant.HF)).Message);
+    }
+}
