@@ -21,7 +21,7 @@ public static class BenchCommand
         var quantize = new Option<string?>("--quantize") { Description = "Weight-only quantization of the decoder's linear layers: int8" };
         var device = new Option<string>("--device") { Description = "cpu or cuda[:N]", DefaultValueFactory = _ => "cpu" };
         var threads = new Option<int>("--threads") { Description = "CPU threads (default: the physical cores)", DefaultValueFactory = _ => ProcessStats.PhysicalCores };
-        var suite = new Option<string>("--suite") { Description = "Comma-separated: prefill, decode, head, vae, image, or all", DefaultValueFactory = _ => "all" };
+        var suite = new Option<string>("--suite") { Description = "Comma-separated: prefill, decode, head, vae, image, pipeline (a model folder's real generate call), or all", DefaultValueFactory = _ => "all" };
         var runs = new Option<int>("--runs") { Description = "Timed runs per measurement (the median is reported)", DefaultValueFactory = _ => 3 };
         var warmup = new Option<int>("--warmup") { Description = "Untimed runs first", DefaultValueFactory = _ => 1 };
         var tokens = new Option<int?>("--tokens") { Description = "Image tokens the whole-image loop generates (default: all; the rest is extrapolated)" };
@@ -29,10 +29,11 @@ public static class BenchCommand
         var prompt = new Option<int>("--prompt-length") { Description = "Prompt tokens of the prefill (both rows)", DefaultValueFactory = _ => 96 };
         var steps = new Option<int?>("--steps") { Description = "Flow-matching steps per token (default: the model folder's sampling_profile.json, else 28)" };
         var cfg = new Option<double?>("--cfg") { Description = "Guidance scale of the head (default: the model folder's sampling_profile.json, else 7.5)" };
+        var candidates = new Option<int?>("--candidates") { Description = "Best of K in the pipeline suite (default: the model folder's sampling_profile.json, else 1)" };
         var json = new Option<string?>("--json") { Description = "Write the report as JSON to this file" };
 
         var cmd = new Command("bench", "Time prefill, decode, the flow-matching head, the VAE and a whole image; report ms, peak RSS and allocations");
-        foreach (var opt in new Option[] { shape, model, dtype, quantize, device, threads, suite, runs, warmup, tokens, size, prompt, steps, cfg, json }) cmd.Options.Add(opt);
+        foreach (var opt in new Option[] { shape, model, dtype, quantize, device, threads, suite, runs, warmup, tokens, size, prompt, steps, cfg, candidates, json }) cmd.Options.Add(opt);
         cmd.SetAction(parse =>
         {
             var output = parse.InvocationConfiguration.Output;
@@ -56,10 +57,11 @@ public static class BenchCommand
                 PromptLength = Positive("--prompt-length", parse.GetValue(prompt)),
                 Steps = Positive("--steps", parse.GetValue(steps) ?? profile?.NumSamplingSteps ?? new BenchOptions().Steps),
                 Cfg = parse.GetValue(cfg) ?? profile?.Cfg ?? new BenchOptions().Cfg,
+                Candidates = Positive("--candidates", parse.GetValue(candidates) ?? profile?.Candidates ?? 1),
             };
             if (!(options.Cfg >= 1)) throw new NextStepException($"--cfg {options.Cfg} is invalid (expected a number of at least 1)");
             if (options.ImageSize <= 0 || options.ImageSize % 16 != 0) throw new NextStepException($"--image-size must be a positive multiple of 16, found {options.ImageSize}");
-            output.WriteLine($"bench: {options.ModelFolder ?? options.Shape}, {options.DType}{(options.Int8 ? " int8" : "")}, {options.Threads} thread(s), device {options.Device}, {options.Steps} steps, cfg {options.Cfg}, load {ProcessStats.LoadAverage:F1}");
+            output.WriteLine($"bench: {options.ModelFolder ?? options.Shape}, {options.DType}{(options.Int8 ? " int8" : "")}, {options.Threads} thread(s), device {options.Device}, {options.Steps} steps, cfg {options.Cfg}{(options.Candidates > 1 ? $", best of {options.Candidates}" : "")}, load {ProcessStats.LoadAverage:F1}");
             var report = NextStepBench.Run(options, output);
             output.WriteLine($"peak RSS {report.PeakRssBytes / 1048576.0:F0} MiB, weights {report.ParameterBytes / 1048576.0:F0} MiB, load {report.LoadAverageEnd:F1}");
             if (parse.GetValue(json) is { } file)

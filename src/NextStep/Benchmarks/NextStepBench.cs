@@ -1,5 +1,6 @@
 using NextStep.Config;
 using NextStep.Model;
+using NextStep.Pipeline;
 using NextStep.Sampling;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -9,7 +10,7 @@ namespace NextStep.Benchmarks;
 /// <summary>What <see cref="NextStepBench.Run"/> measures (see <c>nextstep bench --help</c>).</summary>
 public sealed record BenchOptions
 {
-    public static IReadOnlyList<string> AllSuites { get; } = ["load", "prefill", "decode", "head", "vae", "image"];
+    public static IReadOnlyList<string> AllSuites { get; } = ["load", "prefill", "decode", "head", "vae", "image", "pipeline"];
 
     public string Shape { get; init; } = "medium";
     /// <summary>A model folder to bench instead of random weights of <see cref="Shape"/>.</summary>
@@ -27,6 +28,8 @@ public sealed record BenchOptions
     public int PromptLength { get; init; } = 96;
     public int Steps { get; init; } = 28;
     public double Cfg { get; init; } = 7.5;
+    /// <summary>Best of K in the pipeline suite (<see cref="Pipeline.GenerationRequest.Candidates"/>).</summary>
+    public int Candidates { get; init; } = 1;
     public long Seed { get; init; }
     /// <summary>Where the load suite writes its temporary checkpoints.</summary>
     public string Scratch { get; init; } = Path.GetTempPath();
@@ -43,8 +46,9 @@ public sealed record BenchReport(
 /// <summary>
 /// Times the model's parts on random weights of a given shape (or a model folder): prefill (B = 2), one decode step
 /// (B = 2 and 8), the flow-matching head's sample call (28 and 50 steps, one image with CFG), VAE decode (256 and
-/// 512 px) and a whole image the way the official loop makes it (prefill, then per token: image_out_projector, head
-/// sample, image_in_projector, a decode step of both CFG rows; then the VAE). Every time is the median of
+/// 512 px), a whole image the way the official loop makes it (prefill, then per token: image_out_projector, head
+/// sample, image_in_projector, a decode step of both CFG rows; then the VAE) and, for a model folder, one real
+/// pipeline call. Every time is the median of
 /// <see cref="BenchOptions.Runs"/> runs after <see cref="BenchOptions.Warmup"/> untimed ones, as wall and CPU time;
 /// peak RSS is VmHWM, reset before each suite where the kernel allows it.
 /// </summary>
@@ -127,6 +131,10 @@ public static class NextStepBench
                 case "image":
                     WholeImage(model, o, device, Add);
                     break;
+                case "pipeline":
+                    if (o.ModelFolder is null) log?.WriteLine("pipeline: skipped (it runs a model folder's real pipeline: give --model)");
+                    else PipelineImage(model, o, Add);
+                    break;
             }
         }
         long paramBytes = model.parameters().Sum(p => p.numel() * p.element_size());
@@ -185,6 +193,25 @@ public static class NextStepBench
         var settings = new SamplerSettings(Cfg: cfg, NumSamplingSteps: steps, TokenDim: model.Config.TokenDim);
         using var head = model.Head.Condition(cond, sampler.Timesteps(settings));
         return sampler.Sample(head.Net, cond, settings);
+    }
+
+    /// <summary>
+    /// One <see cref="NextStepPipeline.Generate"/> call of the model folder, as <c>nextstep generate</c> makes an image:
+    /// tokenizer, prompt rows, sampling (with best of K when <see cref="BenchOptions.Candidates"/> &gt; 1), the real VAE.
+    /// </summary>
+    private static void PipelineImage(NextStepModel model, BenchOptions o, Action<string, string, Timing, Dictionary<string, double>?> add)
+    {
+        string folder = o.ModelFolder!;
+        using var vae = AutoencoderKL.Load(NextStepPipeline.VaeFolder(folder, model.Config), model.DType, model.Device);
+        // not disposed: the pipeline would dispose the bench's model with it
+        var pipeline = new NextStepPipeline(model, Tokenization.Qwen2Tokenizer.Load(folder), vae, NextStepPipeline.Describe(folder).DefaultVariant);
+        var request = new GenerationRequest
+        {
+            Captions = ["a red circle above a blue square"], Height = o.ImageSize, Width = o.ImageSize,
+            NumSamplingSteps = o.Steps, Cfg = o.Cfg, Candidates = o.Candidates, Seed = o.Seed,
+        };
+        var t = Timing.Measure(() => pipeline.Generate(request), o.Warmup, o.Runs);
+        add("pipeline", $"pipeline_{o.ImageSize}", t, new() { ["candidates"] = o.Candidates, ["images_per_min"] = 60000 / t.Ms });
     }
 
     /// <summary>

@@ -58,9 +58,11 @@ public class BenchReportTests
         string folder = global::NextStep.Pipeline.DefaultModel.Path;
         var profile = global::NextStep.Sampling.SamplingProfile.FromFile(folder)!;
         var output = new StringWriter();
-        int rc = CliApp.Run(["bench", "--model", folder, "--suite", "head", "--threads", "1", "--runs", "1", "--warmup", "0"], output, new StringWriter());
-        Assert.Equal(0, rc);
-        Assert.Contains($"{profile.NumSamplingSteps} steps, cfg {profile.Cfg}", output.ToString());
+        int rc = CliApp.Run(["bench", "--model", folder, "--suite", "head,pipeline", "--threads", "1", "--runs", "1", "--warmup", "0",
+            "--image-size", "32", "--candidates", "2"], output, new StringWriter());
+        Assert.True(rc == 0, output.ToString());
+        Assert.Contains($"{profile.NumSamplingSteps} steps, cfg {profile.Cfg}, best of 2", output.ToString());
+        Assert.Matches(@"pipeline_32 +[0-9.]+ ms.*candidates=2", output.ToString());
         var stderr = new StringWriter();
         Assert.Equal(1, CliApp.Run(["bench", "--model", folder, "--steps", "0"], new StringWriter(), stderr));
         Assert.Contains("--steps must be positive, found 0", stderr.ToString());
