@@ -25,6 +25,7 @@ function readForm() {
   for (const [id, name] of [['cfg', 'cfg'], ['steps', 'steps'], ['shift', 'shift']])
     if ($(id).value !== '') p[name] = +$(id).value;
   const file = $('image').files[0];
+  if (!file && $('candidates').value !== '') p.candidates = +$('candidates').value;
   if (!file) return { body: JSON.stringify(p), headers: { 'Content-Type': 'application/json' } };
   const form = new FormData();
   for (const [k, v] of Object.entries(p)) form.append(k, String(v));
@@ -105,7 +106,7 @@ function card(job) {
   div.querySelector('.state').textContent = job.state + (job.error ? `: ${job.error.message}` : '');
   div.querySelector('.prompt').textContent = p.prompt;
   div.querySelector('.params').textContent =
-    `${job.kind} · ${p.size} · seed ${p.seed} · ${p.preset} · cfg ${p.cfg}${job.kind === 'edit' ? ` / img ${p.cfg_img}` : ''} · ${p.steps} steps · shift ${p.shift}` +
+    `${job.kind} · ${p.size} · seed ${p.seed} · ${p.preset} · cfg ${p.cfg}${job.kind === 'edit' ? ` / img ${p.cfg_img}` : ''} · ${p.steps} steps · shift ${p.shift}${p.candidates > 1 ? ` · best of ${p.candidates}` : ''}` +
     (p.negative_prompt ? ` · negative: ${p.negative_prompt}` : '');
   for (const img of job.images) {
     const dl = document.createElement('a');
