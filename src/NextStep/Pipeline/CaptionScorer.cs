@@ -10,24 +10,49 @@ namespace NextStep.Pipeline;
 /// How well image tokens fit a caption by the model's own judgement: the log-likelihood of the caption (and its EOS)
 /// read after the image, in the drop-text order image → caption → EOS that training teaches on <c>drop_text_prob</c>
 /// of its samples. Best-of-K generation (<see cref="GenerationRequest.Candidates"/>) keeps the candidate scoring highest.
+/// A model trained on noised input latents (<c>noise_strength</c> &gt; 0) only ever read noised images before a
+/// caption, so its images are read the same way: the mean score over <see cref="NoiseDraws"/> draws of that noise.
 /// </summary>
 public sealed class CaptionScorer
 {
+    /// <summary>Draws of the training input noise a score averages over (when the config's <c>noise_strength</c> is above 0).</summary>
+    public const int NoiseDraws = 8;
+
     private readonly NextStepModel _model;
     private readonly SequenceBuilder _sequences;
+    private readonly long _seed;
 
-    public CaptionScorer(NextStepModel model, Qwen2Tokenizer tokenizer)
+    /// <param name="seed">Seeds the input-noise draws of every <see cref="Score"/> call (the same draws for every call).</param>
+    public CaptionScorer(NextStepModel model, Qwen2Tokenizer tokenizer, long seed = 0)
     {
         _model = model;
+        _seed = seed;
         var c = model.Config;
         _sequences = new SequenceBuilder(tokenizer, c.Boi, c.Eoi, c.ImagePlaceholderId);
     }
 
-    /// <summary>Sum of log p(caption token) over the caption and EOS after each image, float32 [K], for tokens [K, h·w, D].</summary>
+    /// <summary>
+    /// Sum of log p(caption token) over the caption and EOS after each image, float32 [K], for tokens [K, h·w, D];
+    /// with input noise in the config, its mean over <see cref="NoiseDraws"/> noised copies of the tokens.
+    /// </summary>
     public Tensor Score(string caption, Tensor tokens, TokenGrid grid)
     {
         if (tokens.dim() != 3 || tokens.shape[1] != grid.Count)
             throw new NextStepException($"caption score: image tokens have shape [{string.Join(", ", tokens.shape)}], expected [K, {grid.Count}, D]");
+        double strength = _model.Config.NoiseStrength;
+        if (strength == 0) return ScoreAsIs(caption, tokens, grid);
+        using var scope = NewDisposeScope();
+        using var generator = new Generator(unchecked((ulong)_seed), _model.Device);
+        var latents = _model.Unpatchify(tokens, grid.Height, grid.Width).unbind(0);
+        var sum = zeros(tokens.shape[0], ScalarType.Float32, _model.Device);
+        for (int d = 0; d < NoiseDraws; d++)
+            sum += ScoreAsIs(caption, _model.Patchify(stack(Losses.InputNoise(latents, strength, generator).ToArray())), grid);
+        return (sum / NoiseDraws).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The score of the tokens exactly as given.</summary>
+    public Tensor ScoreAsIs(string caption, Tensor tokens, TokenGrid grid)
+    {
         using var scope = NewDisposeScope();
         var ids = _sequences.TextToImage(caption, 0, grid, imageFirst: true).InputIds;
         int eoi = Array.LastIndexOf(ids, _sequences.Eoi);

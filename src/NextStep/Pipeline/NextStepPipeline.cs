@@ -177,7 +177,7 @@ public sealed class NextStepPipeline : IDisposable
         }
 
         // 5. best of K: each image's candidates are consecutive rows of its caption
-        if (candidates > 1) tokens = BestCandidates(tokens, request.Captions, perCaption, candidates, new TokenGrid(gridH, gridW));
+        if (candidates > 1) tokens = BestCandidates(new CaptionScorer(Model, Tokenizer, request.Seed ?? 0), tokens, request.Captions, perCaption, candidates, new TokenGrid(gridH, gridW));
 
         // 6. tokens → latents → pixels
         var latents = Vae.DenormalizeLatents(Model.Unpatchify(tokens, gridH, gridW));
@@ -198,9 +198,8 @@ public sealed class NextStepPipeline : IDisposable
     }
 
     /// <summary>Tokens [captions·n·K, L, D] → [captions·n, L, D]: of each run of K rows, the one <see cref="CaptionScorer"/> rates highest.</summary>
-    private Tensor BestCandidates(Tensor tokens, IReadOnlyList<string> captions, int perCaption, int candidates, TokenGrid grid)
+    private static Tensor BestCandidates(CaptionScorer scorer, Tensor tokens, IReadOnlyList<string> captions, int perCaption, int candidates, TokenGrid grid)
     {
-        var scorer = new CaptionScorer(Model, Tokenizer);
         var picked = new List<Tensor>();
         for (int c = 0; c < captions.Count; c++)
             for (int i = 0; i < perCaption; i++)

@@ -48,6 +48,40 @@ public class CaptionScorerTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// With <c>noise_strength</c> in the config the score reads noised copies of the image, as training did: the mean
+    /// of the plain score over <see cref="CaptionScorer.NoiseDraws"/> draws of the official input noise, the same draws for a seed.
+    /// </summary>
+    [Fact]
+    public void WithTrainingInputNoiseTheScoreIsTheMeanOverNoisedCopies()
+    {
+        using var scope = NewDisposeScope();
+        var dir = Directory.CreateTempSubdirectory("noised-scorer-").FullName;
+        try
+        {
+            foreach (var f in Directory.GetFiles(Fixtures.TinyModel)) File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
+            var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "config.json")))!;
+            config["noise_strength"] = 1.0;
+            File.WriteAllText(Path.Combine(dir, "config.json"), config.ToJsonString());
+            using var model = NextStepModel.Load(dir);
+            var scorer = new CaptionScorer(model, Qwen2Tokenizer.Load(dir), seed: 11);
+            var grid = new TokenGrid(2, 2);
+            using var g = new Generator(3);
+            var tokens = randn([2, grid.Count, model.Config.TokenDim], generator: g);
+            var score = scorer.Score("a red circle", tokens, grid);
+
+            using var draws = new Generator(11);
+            var latents = model.Unpatchify(tokens, 2, 2).unbind(0);
+            var expected = zeros(2);
+            for (int d = 0; d < CaptionScorer.NoiseDraws; d++)
+                expected += scorer.ScoreAsIs("a red circle", model.Patchify(stack(Losses.InputNoise(latents, 1.0, draws).ToArray())), grid);
+            TensorAssert.Close(expected / CaptionScorer.NoiseDraws, score, atol: 1e-4, what: "mean over noised copies");
+            TensorAssert.Close(score, scorer.Score("a red circle", tokens, grid), atol: 0, what: "same seed, same draws");
+            Assert.True((score - scorer.ScoreAsIs("a red circle", tokens, grid)).abs().max().item<float>() > 1e-3, "the noise changes the score");
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    /// <summary>
     /// The premise of best-of-K on the default model: for a fixed caption, the renderer's image of that caption (through
     /// the model's VAE encoder) scores above the image of another prompt of the same category.
     /// </summary>
@@ -89,7 +123,7 @@ public class CaptionScorerTests(ITestOutputHelper output)
         using var pipeline = NextStepPipeline.Load(Fixtures.TinyModel);
         var request = new GenerationRequest { Captions = ["a red circle"], Height = 32, Width = 32, NumSamplingSteps = 2, Cfg = 2, Seed = 3 };
         using var all = pipeline.Run(request with { NumImagesPerCaption = 4 });
-        var scorer = new CaptionScorer(pipeline.Model, pipeline.Tokenizer);
+        var scorer = new CaptionScorer(pipeline.Model, pipeline.Tokenizer, seed: 3);
         var grid = new TokenGrid(2, 2);
         var expected = stack(new[] { 0, 2 }.Select(first =>
         {
