@@ -46,8 +46,9 @@ public sealed class CaptionScorer
         var latents = _model.Unpatchify(tokens, grid.Height, grid.Width).unbind(0);
         var sum = zeros(tokens.shape[0], ScalarType.Float32, _model.Device);
         for (int d = 0; d < NoiseDraws; d++)
-            sum += ScoreAsIs(caption, _model.Patchify(stack(Losses.InputNoise(latents, strength, generator).ToArray())), grid);
-        return (sum / NoiseDraws).MoveToOuterDisposeScope();
+            Held.AddInPlace(sum, ScoreAsIs(caption, _model.Patchify(stack(Losses.InputNoise(latents, strength, generator).ToArray())), grid));
+        using Scalar draws = NoiseDraws; // held until the call returns (see AdamW.Update)
+        return sum.div(draws).MoveToOuterDisposeScope();
     }
 
     /// <summary>The score of the tokens exactly as given.</summary>
