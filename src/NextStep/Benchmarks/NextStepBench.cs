@@ -201,10 +201,9 @@ public static class NextStepBench
     /// </summary>
     private static void PipelineImage(NextStepModel model, BenchOptions o, Action<string, string, Timing, Dictionary<string, double>?> add)
     {
-        string folder = o.ModelFolder!;
-        using var vae = AutoencoderKL.Load(NextStepPipeline.VaeFolder(folder, model.Config), model.DType, model.Device);
-        // not disposed: the pipeline would dispose the bench's model with it
-        var pipeline = new NextStepPipeline(model, Tokenization.Qwen2Tokenizer.Load(folder), vae, NextStepPipeline.Describe(folder).DefaultVariant);
+        // not disposed: the pipeline would dispose the bench's model with it; only its VAE is the suite's own
+        var pipeline = NextStepPipeline.Around(model, o.ModelFolder!);
+        using var vae = pipeline.Vae;
         var request = new GenerationRequest
         {
             Captions = ["a red circle above a blue square"], Height = o.ImageSize, Width = o.ImageSize,

@@ -66,8 +66,17 @@ public sealed class NextStepPipeline : IDisposable
         // The official model rounds RoPE's inverse frequencies to bf16 only when it is cast to bf16.
         var rope = options.DType == ScalarType.BFloat16 ? RopeInvFreq.Bf16Rounded : RopeInvFreq.Float32;
         var model = NextStepModel.Load(modelFolder, options.DType, device, rope, options.Int8);
-        var tokenizer = Qwen2Tokenizer.Load(options.TokenizerFolder ?? modelFolder);
-        var vae = AutoencoderKL.Load(VaeFolder(modelFolder, model.Config), options.DType, device);
+        return Around(model, modelFolder, options.TokenizerFolder);
+    }
+
+    /// <summary>
+    /// The pipeline of a model folder around its already loaded <paramref name="model"/>: the folder's tokenizer (or
+    /// <paramref name="tokenizerFolder"/>'s), its VAE in the model's dtype and device, its default variant.
+    /// </summary>
+    public static NextStepPipeline Around(NextStepModel model, string modelFolder, string? tokenizerFolder = null)
+    {
+        var tokenizer = Qwen2Tokenizer.Load(tokenizerFolder ?? modelFolder);
+        var vae = AutoencoderKL.Load(VaeFolder(modelFolder, model.Config), model.DType, model.Device);
         return new NextStepPipeline(model, tokenizer, vae, Describe(modelFolder).DefaultVariant);
     }
 
