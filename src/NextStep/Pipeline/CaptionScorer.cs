@@ -44,18 +44,23 @@ public sealed class CaptionScorer
         using var scope = NewDisposeScope();
         using var generator = new Generator(unchecked((ulong)_seed), _model.Device);
         var latents = _model.Unpatchify(tokens, grid.Height, grid.Width).unbind(0);
+        var ids = CaptionRow(caption, grid);
         var sum = zeros(tokens.shape[0], ScalarType.Float32, _model.Device);
         for (int d = 0; d < NoiseDraws; d++)
-            Held.AddInPlace(sum, ScoreAsIs(caption, _model.Patchify(stack(Losses.InputNoise(latents, strength, generator).ToArray())), grid));
+            Held.AddInPlace(sum, ScoreRow(ids, _model.Patchify(stack(Losses.InputNoise(latents, strength, generator).ToArray()))));
         using Scalar draws = NoiseDraws; // held until the call returns (see AdamW.Update)
         return sum.div(draws).MoveToOuterDisposeScope();
     }
 
     /// <summary>The score of the tokens exactly as given.</summary>
-    public Tensor ScoreAsIs(string caption, Tensor tokens, TokenGrid grid)
+    public Tensor ScoreAsIs(string caption, Tensor tokens, TokenGrid grid) => ScoreRow(CaptionRow(caption, grid), tokens);
+
+    /// <summary>The drop-text row image → caption → EOS whose caption part is scored.</summary>
+    private int[] CaptionRow(string caption, TokenGrid grid) => _sequences.TextToImage(caption, 0, grid, imageFirst: true).InputIds;
+
+    private Tensor ScoreRow(int[] ids, Tensor tokens)
     {
         using var scope = NewDisposeScope();
-        var ids = _sequences.TextToImage(caption, 0, grid, imageFirst: true).InputIds;
         int eoi = Array.LastIndexOf(ids, _sequences.Eoi);
         long k = tokens.shape[0];
         var row = torch.tensor(ids.Select(i => (long)i).ToArray(), device: _model.Device);
