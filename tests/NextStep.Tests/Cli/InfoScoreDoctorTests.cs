@@ -57,7 +57,7 @@ public class InfoScoreDoctorTests
         }
 
         var dir = Directory.CreateTempSubdirectory("doctor");
-        foreach (var f in Directory.GetFiles(Fixtures.TinyModel)) File.Copy(f, Path.Combine(dir.FullName, Path.GetFileName(f)));
+        Fixtures.CopyTinyModelFiles(dir.FullName);
         var st = Path.Combine(dir.FullName, "model.safetensors");
         var bytes = File.ReadAllBytes(st);
         File.WriteAllBytes(st, bytes[..(bytes.Length - 100)]);

@@ -58,10 +58,7 @@ public class CaptionScorerTests(ITestOutputHelper output)
         var dir = Directory.CreateTempSubdirectory("noised-scorer-").FullName;
         try
         {
-            foreach (var f in Directory.GetFiles(Fixtures.TinyModel)) File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
-            var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "config.json")))!;
-            config["noise_strength"] = 1.0;
-            File.WriteAllText(Path.Combine(dir, "config.json"), config.ToJsonString());
+            Fixtures.CopyTinyModelFiles(dir, config => config["noise_strength"] = 1.0);
             using var model = NextStepModel.Load(dir);
             var scorer = new CaptionScorer(model, Qwen2Tokenizer.Load(dir), seed: 11);
             var grid = new TokenGrid(2, 2);

@@ -14,6 +14,21 @@ public static class Fixtures
     public static string Root => RootLazy.Value;
     public static string Path(params string[] parts) => System.IO.Path.Combine([Root, .. parts]);
     public static string TinyModel => Path("tiny", "model");
+    /// <summary>
+    /// Copies the tiny checkpoint's top-level files (not its <c>vae/</c>) into <paramref name="dir"/>, with
+    /// <paramref name="config"/> (when given) editing its config.json; returns <paramref name="dir"/>.
+    /// </summary>
+    public static string CopyTinyModelFiles(string dir, Action<System.Text.Json.Nodes.JsonObject>? config = null)
+    {
+        foreach (var file in Directory.GetFiles(TinyModel)) File.Copy(file, System.IO.Path.Combine(dir, System.IO.Path.GetFileName(file)));
+        if (config == null) return dir;
+        var configPath = System.IO.Path.Combine(dir, "config.json");
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(configPath))!.AsObject();
+        config(json);
+        File.WriteAllText(configPath, json.ToJsonString());
+        return dir;
+    }
+
     /// <summary>The committed <c>models/default</c> folder of this checkout.</summary>
     public static string DefaultModel => global::NextStep.Pipeline.DefaultModel.PathOrNull() ?? throw new Xunit.Sdk.XunitException("models/default was not found above the test binary");
 

@@ -16,15 +16,7 @@ public sealed class InputNoiseTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     /// <summary>A copy of the tiny checkpoint whose config.json has <c>noise_strength</c> set to <paramref name="value"/>.</summary>
-    private string TinyWithNoise(JsonNode value)
-    {
-        foreach (var file in Directory.GetFiles(Fixtures.TinyModel))
-            File.Copy(file, Path.Combine(_dir, Path.GetFileName(file)));
-        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(_dir, "config.json")))!.AsObject();
-        config["noise_strength"] = value;
-        File.WriteAllText(Path.Combine(_dir, "config.json"), config.ToJsonString());
-        return _dir;
-    }
+    private string TinyWithNoise(JsonNode value) => Fixtures.CopyTinyModelFiles(_dir, config => config["noise_strength"] = value);
 
     [Fact]
     public void NoiseIsTheSeededTorchStreamTimesARampOverLatentPixels()
