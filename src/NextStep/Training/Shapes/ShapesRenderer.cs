@@ -43,5 +43,6 @@ public static class ShapesRenderer
             }
     }
 
-    private static byte Blend(byte under, byte over, float c) => (byte)Math.Round(under + (over - under) * c, MidpointRounding.AwayFromZero);
+    /// <summary>A pixel channel under a colour that covers <paramref name="c"/> of it.</summary>
+    internal static byte Blend(byte under, byte over, float c) => (byte)Math.Round(under + (over - under) * c, MidpointRounding.AwayFromZero);
 }
