@@ -38,10 +38,14 @@ public static class ShapesRecolor
     public static bool Allowed(ShapeKind shape, (byte R, byte G, byte B) rgb, ShapeColor background)
     {
         var p = (rgb.R, rgb.G, (double)rgb.B);
-        return ShapesAnalyser.Distance2(ShapesVocabulary.Rgb(background), p) >= MinContrast * MinContrast
+        return Visible(rgb, background)
                && !ShapesSplits.IsHeldOut(shape, Nearest(p, ShapesVocabulary.ObjectColors))
                && !ShapesSplits.IsHeldOut(shape, Nearest(p, ShapesVocabulary.ObjectColors.Where(c => c != background)));
     }
+
+    /// <summary>True when <paramref name="rgb"/> lies at least <see cref="MinContrast"/> from the background colour.</summary>
+    public static bool Visible((byte R, byte G, byte B) rgb, ShapeColor background)
+        => ShapesAnalyser.Distance2(ShapesVocabulary.Rgb(background), (rgb.R, rgb.G, (double)rgb.B)) >= MinContrast * MinContrast;
 
     private static ShapeColor Nearest((double R, double G, double B) p, IEnumerable<ShapeColor> colors)
         => colors.MinBy(c => ShapesAnalyser.Distance2(ShapesVocabulary.Rgb(c), p));

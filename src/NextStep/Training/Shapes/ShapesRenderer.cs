@@ -28,7 +28,13 @@ public static class ShapesRenderer
         int left = Math.Max(0, (int)Math.Floor(x0)), top = Math.Max(0, (int)Math.Floor(y0));
         int right = Math.Min(image.Width, (int)Math.Ceiling(x0 + w)), bottom = Math.Min(image.Height, (int)Math.Ceiling(y0 + h));
         if (right <= left || bottom <= top) return;
-        var cover = ShapeGeometry.Coverage(o.Shape, x0, y0, w, h, left, top, right - left, bottom - top, Supersample);
+        Paint(image, left, top, right, bottom, ShapeGeometry.Coverage(o.Shape, x0, y0, w, h, left, top, right - left, bottom - top, Supersample), rgb);
+    }
+
+    /// <summary>Blends <paramref name="rgb"/> over the window [left, right) × [top, bottom) of the image, each pixel by
+    /// its fraction in <paramref name="cover"/> (row-major over the window; 0 leaves the pixel as it is).</summary>
+    internal static void Paint(RgbImage image, int left, int top, int right, int bottom, float[] cover, (byte R, byte G, byte B) rgb)
+    {
         var (r, g, b) = rgb;
         var px = image.Rgb;
         for (int y = top; y < bottom; y++)
@@ -43,6 +49,5 @@ public static class ShapesRenderer
             }
     }
 
-    /// <summary>A pixel channel under a colour that covers <paramref name="c"/> of it.</summary>
-    internal static byte Blend(byte under, byte over, float c) => (byte)Math.Round(under + (over - under) * c, MidpointRounding.AwayFromZero);
+    private static byte Blend(byte under, byte over, float c) => (byte)Math.Round(under + (over - under) * c, MidpointRounding.AwayFromZero);
 }

@@ -57,6 +57,8 @@ public static class ShapesStrokes
             double x0 = s.X0 * w, y0 = s.Y0 * h, x1 = s.X1 * w, y1 = s.Y1 * h, half = s.Width * w / 2;
             int left = Math.Max(0, (int)Math.Floor(Math.Min(x0, x1) - half)), right = Math.Min(w, (int)Math.Ceiling(Math.Max(x0, x1) + half));
             int top = Math.Max(0, (int)Math.Floor(Math.Min(y0, y1) - half)), bottom = Math.Min(h, (int)Math.Ceiling(Math.Max(y0, y1) + half));
+            if (right <= left || bottom <= top) continue;
+            var cover = new float[(right - left) * (bottom - top)];
             for (int y = top; y < bottom; y++)
                 for (int x = left; x < right; x++)
                 {
@@ -64,13 +66,9 @@ public static class ShapesStrokes
                     for (int sy = 0; sy < Supersample; sy++)
                         for (int sx = 0; sx < Supersample; sx++)
                             if (Distance(x + (sx + 0.5) / Supersample, y + (sy + 0.5) / Supersample, x0, y0, x1, y1) <= half) inside++;
-                    if (inside == 0) continue;
-                    float c = inside / (float)(Supersample * Supersample);
-                    int i = (y * w + x) * 3;
-                    image.Rgb[i] = ShapesRenderer.Blend(image.Rgb[i], s.Rgb.R, c);
-                    image.Rgb[i + 1] = ShapesRenderer.Blend(image.Rgb[i + 1], s.Rgb.G, c);
-                    image.Rgb[i + 2] = ShapesRenderer.Blend(image.Rgb[i + 2], s.Rgb.B, c);
+                    cover[(y - top) * (right - left) + (x - left)] = inside / (float)(Supersample * Supersample);
                 }
+            ShapesRenderer.Paint(image, left, top, right, bottom, cover, s.Rgb);
         }
     }
 
@@ -78,11 +76,10 @@ public static class ShapesStrokes
     {
         var palette = ShapesVocabulary.ObjectColors.Where(c => c != background).ToArray();
         if (rng.NextDouble() < 0.5) return ShapesVocabulary.Rgb(palette[rng.Next(palette.Length)]);
-        var bg = ShapesVocabulary.Rgb(background);
         while (true)
         {
             var rgb = ((byte)rng.Next(256), (byte)rng.Next(256), (byte)rng.Next(256));
-            if (ShapesAnalyser.Distance2(bg, (rgb.Item1, rgb.Item2, (double)rgb.Item3)) >= ShapesRecolor.MinContrast * ShapesRecolor.MinContrast) return rgb;
+            if (ShapesRecolor.Visible(rgb, background)) return rgb;
         }
     }
 
