@@ -1,3 +1,4 @@
+using NextStep.Imaging;
 using NextStep.Model;
 using NextStep.Tokenization;
 using NextStep.Training;
@@ -9,7 +10,8 @@ namespace NextStep.Pipeline;
 /// <summary>
 /// How well image tokens fit a caption by the model's own judgement: the log-likelihood of the caption (and its EOS)
 /// read after the image, in the drop-text order image → caption → EOS that training teaches on <c>drop_text_prob</c>
-/// of its samples. Best-of-K generation (<see cref="GenerationRequest.Candidates"/>) keeps the candidate scoring highest.
+/// of its samples. Best-of-K generation (<see cref="GenerationRequest.Candidates"/>) keeps the candidate whose decoded
+/// picture scores highest (<see cref="ScoreImages"/>).
 /// A model trained on noised input latents (<c>noise_strength</c> &gt; 0) only ever read noised images before a
 /// caption, so its images are read the same way: the mean score over <see cref="NoiseDraws"/> draws of that noise.
 /// </summary>
@@ -19,13 +21,16 @@ public sealed class CaptionScorer
     public const int NoiseDraws = 8;
 
     private readonly NextStepModel _model;
+    private readonly AutoencoderKL? _vae;
     private readonly SequenceBuilder _sequences;
     private readonly long _seed;
 
     /// <param name="seed">Seeds the input-noise draws of every <see cref="Score"/> call (the same draws for every call).</param>
-    public CaptionScorer(NextStepModel model, Qwen2Tokenizer tokenizer, long seed = 0)
+    /// <param name="vae">The VAE that <see cref="ScoreImages"/> reads images with.</param>
+    public CaptionScorer(NextStepModel model, Qwen2Tokenizer tokenizer, long seed = 0, AutoencoderKL? vae = null)
     {
         _model = model;
+        _vae = vae;
         _seed = seed;
         var c = model.Config;
         _sequences = new SequenceBuilder(tokenizer, c.Boi, c.Eoi, c.ImagePlaceholderId);
@@ -50,6 +55,21 @@ public sealed class CaptionScorer
             Held.AddInPlace(sum, ScoreRow(ids, _model.Patchify(stack(Losses.InputNoise(latents, strength, generator).ToArray()))));
         using Scalar draws = NoiseDraws; // held until the call returns (see AdamW.Update)
         return sum.div(draws).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The score of 8-bit images as a user sees them: each read back through the VAE encoder (posterior mean, normalised
+    /// like training latents) and scored as <see cref="Score"/> scores tokens. A sampled token can decode to a picture
+    /// that differs from what the tokens claim (a star with stubby arms); read back, the judge sees that picture.
+    /// </summary>
+    public Tensor ScoreImages(string caption, IReadOnlyList<RgbImage> images, TokenGrid grid)
+    {
+        var vae = _vae ?? throw new NextStepException("caption score of images: the scorer was made without a VAE");
+        using var scope = NewDisposeScope();
+        var pixels = stack(images.Select(im => PixelTensors.FromUInt8(NextStepPipeline.ToTensor(im))).ToArray());
+        var (mean, logvar) = vae.EncodeMoments(pixels);
+        var tokens = _model.Patchify(vae.NormalizeLatents(mean).to(_model.DType, _model.Device));
+        return Score(caption, tokens, grid).MoveToOuterDisposeScope();
     }
 
     /// <summary>The score of the tokens exactly as given.</summary>

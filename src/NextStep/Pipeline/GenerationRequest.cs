@@ -31,7 +31,8 @@ public sealed record GenerationRequest
     public int NumImagesPerCaption { get; init; } = 1;
     /// <summary>
     /// Best of K (not in the official code; 1 = off): every image is chosen from this many samples drawn in the same
-    /// batch, keeping the one whose caption the model itself finds most likely after it (<see cref="CaptionScorer"/>).
+    /// batch, keeping the one whose caption the model itself finds most likely after the decoded picture, read back
+    /// through the VAE encoder (<see cref="CaptionScorer.ScoreImages"/>).
     /// Text-to-image only. K &gt; 1 draws noise for K·num_images_per_caption rows, so even the first candidate differs
     /// from the image of K = 1.
     /// </summary>

@@ -185,13 +185,20 @@ public sealed class NextStepPipeline : IDisposable
             progress?.Report(new GenerationProgress(k + 1, total, batch, clock.Elapsed));
         }
 
-        // 5. best of K: each image's candidates are consecutive rows of its caption
-        if (candidates > 1) tokens = BestCandidates(new CaptionScorer(Model, Tokenizer, request.Seed ?? 0), tokens, request.Captions, perCaption, candidates, new TokenGrid(gridH, gridW));
-
-        // 6. tokens → latents → pixels
+        // 5. tokens → latents → pixels (every candidate)
         var latents = Vae.DenormalizeLatents(Model.Unpatchify(tokens, gridH, gridW));
         var pixels = Vae.Decode(latents).to(ScalarType.Float32);
         var images = ToImages(pixels);
+
+        // 6. best of K: each image's candidates are consecutive rows of its caption, judged as the pictures they became
+        if (candidates > 1)
+        {
+            var keep = BestCandidates(new CaptionScorer(Model, Tokenizer, request.Seed ?? 0, Vae), images, request.Captions, perCaption, candidates, new TokenGrid(gridH, gridW));
+            tokens = tokens.index_select(0, torch.tensor(keep, device: tokens.device));
+            latents = latents.index_select(0, torch.tensor(keep, device: latents.device));
+            pixels = pixels.index_select(0, torch.tensor(keep, device: pixels.device));
+            images = [.. keep.Select(i => images[(int)i])];
+        }
         var result = new GenerationResult
         {
             Images = images,
@@ -206,19 +213,18 @@ public sealed class NextStepPipeline : IDisposable
         return result;
     }
 
-    /// <summary>Tokens [captions·n·K, L, D] → [captions·n, L, D]: of each run of K rows, the one <see cref="CaptionScorer"/> rates highest.</summary>
-    private static Tensor BestCandidates(CaptionScorer scorer, Tensor tokens, IReadOnlyList<string> captions, int perCaption, int candidates, TokenGrid grid)
+    /// <summary>Of each run of K images (captions·n runs), the index of the one <see cref="CaptionScorer.ScoreImages"/> rates highest.</summary>
+    private static long[] BestCandidates(CaptionScorer scorer, IReadOnlyList<RgbImage> images, IReadOnlyList<string> captions, int perCaption, int candidates, TokenGrid grid)
     {
-        var picked = new List<Tensor>();
+        var keep = new List<long>();
         for (int c = 0; c < captions.Count; c++)
             for (int i = 0; i < perCaption; i++)
             {
                 int first = (c * perCaption + i) * candidates;
-                var group = tokens[first..(first + candidates)];
-                long best = scorer.Score(captions[c], group, grid).argmax().item<long>();
-                picked.Add(group[best]);
+                using var scores = scorer.ScoreImages(captions[c], images.Skip(first).Take(candidates).ToList(), grid);
+                keep.Add(first + scores.argmax().item<long>());
             }
-        return torch.stack(picked);
+        return [.. keep];
     }
 
     /// <summary>Aug-2025 flow with <c>use_gen_pos_embed</c>: adds the table's entry for the next token (linear index, as the official code).</summary>

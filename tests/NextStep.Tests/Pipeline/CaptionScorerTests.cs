@@ -1,3 +1,4 @@
+using NextStep.Imaging;
 using NextStep.Model;
 using NextStep.Pipeline;
 using NextStep.Tests.Support;
@@ -112,25 +113,41 @@ public class CaptionScorerTests(ITestOutputHelper output)
         Assert.InRange(wins, (int)(0.9 * total), total);
     }
 
-    /// <summary>Best of K samples K·n rows in one batch and keeps, of each run of K, the row the scorer rates highest.</summary>
+    /// <summary>
+    /// Best of K samples K·n rows in one batch and keeps, of each run of K, the row whose decoded 8-bit image the
+    /// scorer rates highest once read back through the VAE encoder (posterior mean, normalised, patchified here).
+    /// </summary>
     [Fact]
-    public void BestOfKKeepsTheCandidateTheScorerRatesHighest()
+    public void BestOfKKeepsTheCandidateWhosePictureTheScorerRatesHighest()
     {
         using var scope = NewDisposeScope();
         using var pipeline = NextStepPipeline.Load(Fixtures.TinyModel);
         var request = new GenerationRequest { Captions = ["a red circle"], Height = 32, Width = 32, NumSamplingSteps = 2, Cfg = 2, Seed = 3 };
         using var all = pipeline.Run(request with { NumImagesPerCaption = 4 });
-        var scorer = new CaptionScorer(pipeline.Model, pipeline.Tokenizer, seed: 3);
+        var tokenScorer = new CaptionScorer(pipeline.Model, pipeline.Tokenizer, seed: 3);
         var grid = new TokenGrid(2, 2);
-        var expected = stack(new[] { 0, 2 }.Select(first =>
+        var keep = new[] { 0, 2 }.Select(first =>
         {
-            var group = all.Tokens[first..(first + 2)];
-            return group[scorer.Score("a red circle", group, grid).argmax().item<long>()];
-        }).ToArray());
+            var pixels = stack(all.Images.Skip(first).Take(2).Select(im => PixelTensors.FromUInt8(NextStepPipeline.ToTensor(im))).ToArray());
+            var (mean, _) = pipeline.Vae.EncodeMoments(pixels);
+            var readBack = pipeline.Model.Patchify(pipeline.Vae.NormalizeLatents(mean));
+            return first + (int)tokenScorer.Score("a red circle", readBack, grid).argmax().item<long>();
+        }).ToArray();
         using var best = pipeline.Run(request with { NumImagesPerCaption = 2, Candidates = 2 });
         Assert.Equal(2, best.Images.Count);
-        TensorAssert.Close(expected, best.Tokens, atol: 0, what: "kept tokens");
+        TensorAssert.Close(stack(keep.Select(i => all.Tokens[i]).ToArray()), best.Tokens, atol: 0, what: "kept tokens");
+        for (int i = 0; i < 2; i++) Assert.Equal(all.Images[keep[i]].Rgb, best.Images[i].Rgb);
+        TensorAssert.Close(stack(keep.Select(i => all.Pixels[i]).ToArray()), best.Pixels, atol: 0, what: "kept pixels");
         Assert.NotEqual(all.Tokens[1].data<float>().ToArray(), all.Tokens[0].data<float>().ToArray());
+    }
+
+    [Fact]
+    public void ScoringImagesNeedsAVae()
+    {
+        using var pipeline = NextStepPipeline.Load(Fixtures.TinyModel);
+        var scorer = new CaptionScorer(pipeline.Model, pipeline.Tokenizer);
+        var e = Assert.Throws<NextStepException>(() => scorer.ScoreImages("a red circle", [new global::NextStep.Imaging.RgbImage(32, 32, new byte[32 * 32 * 3])], new TokenGrid(2, 2)));
+        Assert.Contains("without a VAE", e.Message);
     }
 
     [Fact]
