@@ -66,8 +66,7 @@ public sealed class CaptionScorer
     {
         var vae = _vae ?? throw new NextStepException("caption score of images: the scorer was made without a VAE");
         using var scope = NewDisposeScope();
-        var pixels = stack(images.Select(im => PixelTensors.FromUInt8(NextStepPipeline.ToTensor(im))).ToArray());
-        var (mean, _) = vae.EncodeMoments(pixels);
+        var (mean, _) = vae.EncodeMoments(NextStepPipeline.ToPixels(images));
         var tokens = _model.Patchify(vae.NormalizeLatents(mean).to(_model.DType, _model.Device));
         return Score(caption, tokens, grid).MoveToOuterDisposeScope();
     }

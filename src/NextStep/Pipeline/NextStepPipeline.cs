@@ -236,7 +236,7 @@ public sealed class NextStepPipeline : IDisposable
     /// <summary>VAE posterior sample of the listed images (one draw for the whole batch), <c>(z − shift) · scale</c>.</summary>
     private Tensor EncodeImages(IReadOnlyList<RgbImage> images, IReadOnlyList<int> order, Generator? generator)
     {
-        var pixels = torch.stack(order.Select(i => PixelTensors.FromUInt8(ToTensor(images[i]))).ToArray());
+        var pixels = ToPixels(order.Select(i => images[i]));
         return Vae.NormalizeLatents(Vae.EncodeSample(pixels, generator));
     }
 
@@ -245,6 +245,13 @@ public sealed class NextStepPipeline : IDisposable
     {
         using var hwc = torch.tensor(image.Rgb, [image.Height, image.Width, 3], ScalarType.Byte);
         return hwc.permute(2, 0, 1).contiguous();
+    }
+
+    /// <summary>8-bit RGB images of one size → pixels [B, 3, H, W] in [−1, 1], as the VAE encoder reads them.</summary>
+    public static Tensor ToPixels(IEnumerable<RgbImage> images)
+    {
+        using var scope = torch.NewDisposeScope();
+        return PixelTensors.FromUInt8(torch.stack(images.Select(ToTensor).ToArray())).MoveToOuterDisposeScope();
     }
 
     /// <summary>VAE output [B, 3, H, W] about [−1, 1] → 8-bit RGB images (official <c>to_pil</c> rounding).</summary>

@@ -157,12 +157,7 @@ public static class VaeTrainer
 
     /// <summary>Images drawn on all cores (each on its own surface), in order, as pixels [count, 3, H, W] in [−1, 1]; the
     /// tensors are made on this thread, in its scope.</summary>
-    private static Tensor Stacked(ParallelQuery<RgbImage> images)
-    {
-        using var scope = NewDisposeScope();
-        var tensors = images.ToArray().Select(NextStepPipeline.ToTensor).ToArray();
-        return PixelTensors.FromUInt8(stack(tensors)).MoveToOuterDisposeScope();
-    }
+    private static Tensor Stacked(ParallelQuery<RgbImage> images) => NextStepPipeline.ToPixels(images.ToArray());
 
     public static VaeTrainingResult Train(VaeConfig config, VaeTrainingOptions options, Action<int, double>? progress = null)
     {
