@@ -146,7 +146,7 @@ public class CaptionScorerTests(ITestOutputHelper output)
     {
         using var pipeline = NextStepPipeline.Load(Fixtures.TinyModel);
         var scorer = new CaptionScorer(pipeline.Model, pipeline.Tokenizer);
-        var e = Assert.Throws<NextStepException>(() => scorer.ScoreImages("a red circle", [new global::NextStep.Imaging.RgbImage(32, 32, new byte[32 * 32 * 3])], new TokenGrid(2, 2)));
+        var e = Assert.Throws<NextStepException>(() => scorer.ScoreImages("a red circle", [new RgbImage(32, 32, new byte[32 * 32 * 3])], new TokenGrid(2, 2)));
         Assert.Contains("without a VAE", e.Message);
     }
 
@@ -155,7 +155,7 @@ public class CaptionScorerTests(ITestOutputHelper output)
     {
         var request = new GenerationRequest { Captions = ["a"], Height = 32, Width = 32, Candidates = 0 };
         Assert.Contains("candidates = 0", Assert.Throws<NextStepException>(() => request.Validate(16, PipelineVariant.HF)).Message);
-        var edit = request with { Captions = ["<image>a"], Images = [new global::NextStep.Imaging.RgbImage(32, 32, new byte[32 * 32 * 3])], Candidates = 2 };
+        var edit = request with { Captions = ["<image>a"], Images = [new RgbImage(32, 32, new byte[32 * 32 * 3])], Candidates = 2 };
         Assert.Contains("text-to-image only", Assert.Throws<NextStepException>(() => edit.Validate(16, PipelineVariant.HF)).Message);
     }
 }
