@@ -24,6 +24,7 @@ public static class CliApp
             BenchCommand.Create(),
             TrainCommand.Create(),
             TrainVaeCommand.Create(),
+            TrainJudgeCommand.Create(),
             TrainDefaultCommand.Create(),
             RetokenizeCommand.Create(),
             GrowCommand.Create(),

@@ -14,6 +14,8 @@ namespace NextStep.Pipeline;
 /// picture scores highest (<see cref="ScoreImages"/>).
 /// A model trained on noised input latents (<c>noise_strength</c> &gt; 0) only ever read noised images before a
 /// caption, so its images are read the same way: the mean score over <see cref="NoiseDraws"/> draws of that noise.
+/// With a <see cref="MatchHead"/> (a model folder's <c>judge/</c>), the score of K candidates is the sum of two
+/// z-scores across them: the caption log-likelihood's and the match head's logit's, each its mean over the same draws.
 /// </summary>
 public sealed class CaptionScorer
 {
@@ -24,13 +26,16 @@ public sealed class CaptionScorer
     private readonly AutoencoderKL? _vae;
     private readonly SequenceBuilder _sequences;
     private readonly long _seed;
+    private readonly MatchHead? _head;
 
     /// <param name="seed">Seeds the input-noise draws of every <see cref="Score"/> call (the same draws for every call).</param>
     /// <param name="vae">The VAE that <see cref="ScoreImages"/> reads images with.</param>
-    public CaptionScorer(NextStepModel model, Qwen2Tokenizer tokenizer, long seed = 0, AutoencoderKL? vae = null)
+    /// <param name="head">A match head to weigh next to the caption likelihood (see the class summary).</param>
+    public CaptionScorer(NextStepModel model, Qwen2Tokenizer tokenizer, long seed = 0, AutoencoderKL? vae = null, MatchHead? head = null)
     {
         _model = model;
         _vae = vae;
+        _head = head;
         _seed = seed;
         var c = model.Config;
         _sequences = new SequenceBuilder(tokenizer, c.Boi, c.Eoi, c.ImagePlaceholderId);
@@ -38,7 +43,8 @@ public sealed class CaptionScorer
 
     /// <summary>
     /// Sum of log p(caption token) over the caption and EOS after each image, float32 [K], for tokens [K, h·w, D];
-    /// with input noise in the config, its mean over <see cref="NoiseDraws"/> noised copies of the tokens.
+    /// with input noise in the config, its mean over <see cref="NoiseDraws"/> noised copies of the tokens; with a
+    /// match head, that mean's z-score across the K candidates plus the head's.
     /// </summary>
     public Tensor Score(string caption, Tensor tokens, TokenGrid grid)
     {
@@ -51,10 +57,25 @@ public sealed class CaptionScorer
         var latents = _model.Unpatchify(tokens, grid.Height, grid.Width).unbind(0);
         var ids = CaptionRow(caption, grid);
         var sum = zeros(tokens.shape[0], ScalarType.Float32, _model.Device);
+        var matchSum = zeros(tokens.shape[0], ScalarType.Float32, _model.Device);
         for (int d = 0; d < NoiseDraws; d++)
-            Held.AddInPlace(sum, ScoreRow(ids, _model.Patchify(stack(Losses.InputNoise(latents, strength, generator).ToArray()))));
+        {
+            var (logLik, match) = ScoreRow(ids, _model.Patchify(stack(Losses.InputNoise(latents, strength, generator).ToArray())));
+            Held.AddInPlace(sum, logLik);
+            if (match is not null) Held.AddInPlace(matchSum, match);
+        }
+        if (_head is not null) return ZSum(sum, matchSum).MoveToOuterDisposeScope(); // a mean's z-score is the sum's
         using Scalar draws = NoiseDraws; // held until the call returns (see AdamW.Update)
         return sum.div(draws).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>z(a) + z(b) across the candidates (population standard deviation; 0 for one candidate).</summary>
+    private static Tensor ZSum(Tensor a, Tensor b)
+    {
+        using var scope = NewDisposeScope();
+        using Scalar eps = 1e-6; // held until the call returns (see AdamW.Update)
+        Tensor Z(Tensor x) => (x - x.mean()).div(Held.Add(x.std(unbiased: false), eps));
+        return Held.Add(Z(a), Z(b)).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -72,12 +93,18 @@ public sealed class CaptionScorer
     }
 
     /// <summary>The score of the tokens exactly as given.</summary>
-    public Tensor ScoreAsIs(string caption, Tensor tokens, TokenGrid grid) => ScoreRow(CaptionRow(caption, grid), tokens);
+    public Tensor ScoreAsIs(string caption, Tensor tokens, TokenGrid grid)
+    {
+        using var scope = NewDisposeScope();
+        var (logLik, match) = ScoreRow(CaptionRow(caption, grid), tokens);
+        return (match is null ? logLik : ZSum(logLik, match)).MoveToOuterDisposeScope();
+    }
 
     /// <summary>The drop-text row image → caption → EOS whose caption part is scored.</summary>
     private int[] CaptionRow(string caption, TokenGrid grid) => _sequences.TextToImage(caption, 0, grid, imageFirst: true).InputIds;
 
-    private Tensor ScoreRow(int[] ids, Tensor tokens)
+    /// <summary>The caption log-likelihood [K] of each image, and the match head's logit [K] when there is a head.</summary>
+    private (Tensor LogLik, Tensor? Match) ScoreRow(int[] ids, Tensor tokens)
     {
         using var scope = NewDisposeScope();
         int eoi = Array.LastIndexOf(ids, _sequences.Eoi);
@@ -89,6 +116,7 @@ public sealed class CaptionScorer
         var logits = _model.Logits(hidden[.., eoi..^1]).to_type(ScalarType.Float32);
         var targets = row[(eoi + 1)..].unsqueeze(0).expand(k, -1).unsqueeze(-1);
         var logProbs = nn.functional.log_softmax(logits, -1).gather(-1, targets).squeeze(-1);
-        return logProbs.sum(-1).MoveToOuterDisposeScope();
+        var match = _head?.forward(MatchHead.Features(hidden, logProbs, eoi)).to(_model.Device);
+        return (logProbs.sum(-1).MoveToOuterDisposeScope(), match?.MoveToOuterDisposeScope());
     }
 }

@@ -48,6 +48,8 @@ public sealed class NextStepPipeline : IDisposable
     public int DownFactor { get; }
     /// <summary>The variant a request without one uses (the checkpoint's <see cref="SamplingProfile"/> when loaded from a folder).</summary>
     public PipelineVariant DefaultVariant { get; }
+    /// <summary>The model folder's match head (<c>judge/</c>), weighed by best-of-K next to the caption likelihood; null when there is none.</summary>
+    public MatchHead? MatchHead { get; init; }
 
     private NextStepConfig Config => Model.Config;
 
@@ -76,8 +78,12 @@ public sealed class NextStepPipeline : IDisposable
     public static NextStepPipeline Around(NextStepModel model, string modelFolder, string? tokenizerFolder = null)
     {
         var tokenizer = Qwen2Tokenizer.Load(tokenizerFolder ?? modelFolder);
+        var head = MatchHead.LoadFrom(modelFolder);
+        if (head is not null && head.Config.InputSize != model.Config.HiddenSize + 1)
+            throw new NextStepException($"{modelFolder}/{MatchHeadConfig.FolderName}/config.json: input_size {head.Config.InputSize} does not fit this model (expected hidden_size + 1 = {model.Config.HiddenSize + 1})");
+        head?.to(model.Device);
         var vae = AutoencoderKL.Load(VaeFolder(modelFolder, model.Config), model.DType, model.Device);
-        return new NextStepPipeline(model, tokenizer, vae, Describe(modelFolder).DefaultVariant);
+        return new NextStepPipeline(model, tokenizer, vae, Describe(modelFolder).DefaultVariant) { MatchHead = head };
     }
 
     /// <summary>Down factor and default variant of a model folder from its config files alone (validate requests before loading weights).</summary>
@@ -193,7 +199,7 @@ public sealed class NextStepPipeline : IDisposable
         // 6. best of K: each image's candidates are consecutive rows of its caption, judged as the pictures they became
         if (candidates > 1)
         {
-            var keep = BestCandidates(new CaptionScorer(Model, Tokenizer, request.Seed ?? 0, Vae), images, request.Captions, perCaption, candidates, new TokenGrid(gridH, gridW));
+            var keep = BestCandidates(new CaptionScorer(Model, Tokenizer, request.Seed ?? 0, Vae, MatchHead), images, request.Captions, perCaption, candidates, new TokenGrid(gridH, gridW));
             tokens = tokens.index_select(0, torch.tensor(keep, device: tokens.device));
             latents = latents.index_select(0, torch.tensor(keep, device: latents.device));
             pixels = pixels.index_select(0, torch.tensor(keep, device: pixels.device));
@@ -213,7 +219,7 @@ public sealed class NextStepPipeline : IDisposable
         return result;
     }
 
-    /// <summary>Of each run of K images (captions·n runs), the index of the one <see cref="CaptionScorer.ScoreImages"/> rates highest.</summary>
+    /// <summary>Of each run of K images (captions·n runs), the index of the one <see cref="CaptionScorer.ScoreImages"/> rates highest (with the match head when there is one).</summary>
     private static long[] BestCandidates(CaptionScorer scorer, IReadOnlyList<RgbImage> images, IReadOnlyList<string> captions, int perCaption, int candidates, TokenGrid grid)
     {
         var keep = new List<long>();
@@ -267,5 +273,6 @@ public sealed class NextStepPipeline : IDisposable
     {
         Model.Dispose();
         Vae.Dispose();
+        MatchHead?.Dispose();
     }
 }
