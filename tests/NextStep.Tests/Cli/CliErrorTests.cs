@@ -27,6 +27,7 @@ public class CliErrorTests
     [InlineData("tokenize", "--model", "/nonexistent/model", "hello")]
     [InlineData("grow", "--model", "/nonexistent/model", "--out", "/nonexistent/grown", "--after", "1")]
     [InlineData("average", "--model", "/nonexistent/a", "--model", "/nonexistent/b", "--out", "/nonexistent/mean")]
+    [InlineData("train-judge", "--model", "/nonexistent/model", "--steps", "3")]
     public void MissingFilesAreOneLineErrors(params string[] args)
     {
         var (code, _, stderr) = CliRunner.Run(args);
@@ -42,6 +43,14 @@ public class CliErrorTests
     {
         var (code, stdout, stderr) = CliRunner.Run("train-vae", "--out", "/nonexistent/vae", option, value);
         CliAssert.OneLineError(code, stderr, expected);
+        Assert.Equal("", stdout);
+    }
+
+    [Fact]
+    public void TrainJudgeNamesABadSetting()
+    {
+        var (code, stdout, stderr) = CliRunner.Run("train-judge", "--model", "/nonexistent/model", "--steps", "0");
+        CliAssert.OneLineError(code, stderr, "match head training: expected steps, pairs per step and pool pairs ≥ 1");
         Assert.Equal("", stdout);
     }
 
