@@ -67,8 +67,9 @@ public sealed class MatchHead : nn.Module<Tensor, Tensor>
         proj = nn.Linear(config.InputSize, d);
         using (no_grad())
         {
-            pos = new Parameter(normal(0, 0.02, [config.MaxPositions, d]));
-            cls = new Parameter(normal(0, 0.02, [1, 1, d]));
+            using Scalar std = 0.02; // held until the call returns (see AdamW.Update)
+            pos = new Parameter(randn(config.MaxPositions, d).mul_(std));
+            cls = new Parameter(randn(1, 1, d).mul_(std));
         }
         blocks = new ModuleList<MatchBlock>([.. Enumerable.Range(0, config.NumLayers).Select(_ => new MatchBlock(d, config.NumHeads))]);
         norm = nn.LayerNorm(d);
@@ -87,7 +88,7 @@ public sealed class MatchHead : nn.Module<Tensor, Tensor>
             throw new NextStepException($"match head: features have shape [{string.Join(", ", features.shape)}], expected [B, S, {Config.InputSize}]");
         if (s > Config.MaxPositions)
             throw new NextStepException($"match head: a row of {s} positions exceeds its {Config.MaxPositions} (max_positions); shorten the caption");
-        var x = cat([cls.expand(b, 1, -1), proj.forward(features) + pos[..(int)s]], 1);
+        var x = cat([cls.expand(b, 1, -1), Held.Add(proj.forward(features), pos[..(int)s])], 1);
         var mask = valid is null ? null : cat([ones(b, 1, ScalarType.Bool, valid.device), valid], 1).view(b, 1, 1, -1);
         foreach (var block in blocks) x = block.forward(x, mask);
         return head.forward(norm.forward(x[.., 0])).squeeze(-1);
@@ -115,6 +116,15 @@ public sealed class MatchHead : nn.Module<Tensor, Tensor>
         if (!Directory.Exists(dir)) return null;
         var config = MatchHeadConfig.Load(Path.Combine(dir, "config.json"));
         var headModule = new MatchHead(config);
+        try { Fill(headModule, dir); }
+        catch { headModule.Dispose(); throw; }
+        headModule.eval();
+        return headModule;
+    }
+
+    private static void Fill(MatchHead headModule, string dir)
+    {
+        var config = headModule.Config;
         using var ck = SafeTensorsCheckpoint.Open(dir);
         var expected = headModule.named_parameters().ToDictionary(p => p.name, p => p.parameter);
         foreach (var name in ck.Names)
@@ -129,8 +139,6 @@ public sealed class MatchHead : nn.Module<Tensor, Tensor>
                 using var t = ck.Load(name, ScalarType.Float32);
                 p.copy_(t);
             }
-        headModule.eval();
-        return headModule;
     }
 
     /// <summary>Writes config.json and model.safetensors (float32) into <paramref name="dir"/>.</summary>
@@ -164,7 +172,7 @@ internal sealed class MatchBlock : nn.Module<Tensor, Tensor?, Tensor>
         long b = x.shape[0], s = x.shape[1], d = x.shape[2];
         var q = qkv.forward(ln1.forward(x)).view(b, s, 3, heads, d / heads).permute(2, 0, 3, 1, 4);
         var a = nn.functional.scaled_dot_product_attention(q[0], q[1], q[2], mask);
-        x = x + proj.forward(a.transpose(1, 2).reshape(b, s, d));
-        return x + fc2.forward(nn.functional.gelu(fc1.forward(ln2.forward(x))));
+        x = Held.Add(x, proj.forward(a.transpose(1, 2).reshape(b, s, d)));
+        return Held.Add(x, fc2.forward(nn.functional.gelu(fc1.forward(ln2.forward(x)))));
     }
 }

@@ -80,9 +80,14 @@ public sealed class NextStepPipeline : IDisposable
         var tokenizer = Qwen2Tokenizer.Load(tokenizerFolder ?? modelFolder);
         var head = MatchHead.LoadFrom(modelFolder);
         if (head is not null && head.Config.InputSize != model.Config.HiddenSize + 1)
+        {
+            head.Dispose();
             throw new NextStepException($"{modelFolder}/{MatchHeadConfig.FolderName}/config.json: input_size {head.Config.InputSize} does not fit this model (expected hidden_size + 1 = {model.Config.HiddenSize + 1})");
+        }
         head?.to(model.Device);
-        var vae = AutoencoderKL.Load(VaeFolder(modelFolder, model.Config), model.DType, model.Device);
+        AutoencoderKL vae;
+        try { vae = AutoencoderKL.Load(VaeFolder(modelFolder, model.Config), model.DType, model.Device); }
+        catch { head?.Dispose(); throw; }
         return new NextStepPipeline(model, tokenizer, vae, Describe(modelFolder).DefaultVariant) { MatchHead = head };
     }
 

@@ -1,13 +1,11 @@
-using System.Diagnostics;
 using NextStep.Model;
-using NextStep.Pipeline;
 using NextStep.Training.Shapes;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace NextStep.Training;
 
-/// <summary>Settings of <see cref="MatchHeadTrainer.Train"/>; the defaults trained the default model's judge.</summary>
+/// <summary>Settings of <see cref="MatchHeadTrainer.Train"/>; the defaults trained the head of docs/DEFAULT_MODEL.md, step 35.</summary>
 public sealed record MatchHeadTrainingOptions
 {
     public int Steps { get; init; } = 2500;
@@ -36,7 +34,8 @@ public sealed record MatchHeadTrainingOptions
 /// them, and read by the model in the drop-text order image → caption → EOS. Each pair gives five rows: each scene
 /// with its own caption (the first re-worded), each with the other's caption, and the first with a fresh near-miss
 /// caption; the label of every row is <see cref="ShapesJudge"/> on the scene's ground truth. Loss: binary
-/// cross-entropy of the head's logit; AdamW (β 0.9/0.99, weight decay 0.01), linear warm-up, constant, then a cosine
+/// cross-entropy of the head's logit; AdamW (β 0.9/0.99, weight decay 0.01 in the official grouping: not on biases and
+/// LayerNorms), linear warm-up, constant, then a cosine
 /// decay over the last 40 % of the steps, clipping at 1.0.
 /// </summary>
 public static class MatchHeadTrainer
@@ -53,21 +52,21 @@ public static class MatchHeadTrainer
         var latents = EncodePool(vae, pool, model);
         var head = new MatchHead(options.Config ?? new MatchHeadConfig(c.HiddenSize + 1));
         head.train();
-        using var optimizer = optim.AdamW(head.parameters(), options.LearningRate, 0.9, 0.99, weight_decay: 0.01);
+        var groups = ParameterGroups.Official(head, 0.01);
+        using var optimizer = new AdamW(groups, beta1: 0.9, beta2: 0.99);
         using var noise = new Generator(unchecked((ulong)options.Seed), model.Device);
         for (int step = 1; step <= options.Steps; step++)
         {
             using var scope = NewDisposeScope();
-            foreach (var group in optimizer.ParamGroups) group.LearningRate = LearningRate(options, step);
             var (captions, images, labels) = Rows(rng, pool, options.PairsPerStep);
             var (features, valid) = Features(model, sequences, grid, captions, latents.index_select(0, torch.tensor(images, device: latents.device)), noise);
             var logits = head.Forward(features, valid);
             var y = torch.tensor(labels, device: logits.device);
             var loss = nn.functional.binary_cross_entropy_with_logits(logits, y);
-            optimizer.zero_grad();
+            optimizer.ZeroGrad();
             loss.backward();
-            nn.utils.clip_grad_norm_(head.parameters(), 1.0);
-            optimizer.step();
+            GradientClipping.Clip(groups, 1.0);
+            optimizer.Update(LearningRate(options, step));
             using Scalar zero = 0.0; // held until the call returns (see AdamW.Update)
             double accuracy = logits.gt(zero).to_type(ScalarType.Float32).eq(y).to_type(ScalarType.Float32).mean().item<float>();
             log?.Invoke(step, loss.item<float>(), accuracy);
@@ -124,7 +123,8 @@ public static class MatchHeadTrainer
         var ids = torch.tensor(SequenceBuilder.RightPadded(rows, SequenceBuilder.PadId(model.Config)), device: model.Device);
         long n = ids.shape[0], s = ids.shape[1];
         var lengths = torch.tensor(rows.Select(r => (long)r.Length).ToArray(), device: model.Device).unsqueeze(1);
-        var positions = torch.arange(s, ScalarType.Int64, model.Device).unsqueeze(0);
+        using Scalar first = 0L, end = s; // held until the call returns (see AdamW.Update)
+        var positions = Held.Arange(first, end, ScalarType.Int64, model.Device).unsqueeze(0);
         var valid = positions.lt(lengths);
         var noisy = stack(Losses.InputNoise(latents.to(model.DType, model.Device).unbind(0), model.Config.NoiseStrength, noise).ToArray());
         var hidden = model.Forward(model.Embed(ids, model.Patchify(noisy)), null, null);
