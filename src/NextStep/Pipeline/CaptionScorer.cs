@@ -103,6 +103,18 @@ public sealed class CaptionScorer
     /// <summary>The drop-text row image → caption → EOS whose caption part is scored.</summary>
     private int[] CaptionRow(string caption, TokenGrid grid) => _sequences.TextToImage(caption, 0, grid, imageFirst: true).InputIds;
 
+    /// <summary>
+    /// log p(next token) at every position from EOI to the last but one of rows <paramref name="ids"/> [B, S] with hidden
+    /// states [B, S, H]: float32 [B, S − 1 − eoi]. Position j predicts token j + 1, so in a drop-text row these are the
+    /// caption's tokens and its EOS.
+    /// </summary>
+    public static Tensor NextTokenLogProbs(NextStepModel model, Tensor hidden, Tensor ids, int eoi)
+    {
+        using var scope = NewDisposeScope();
+        var logits = model.Logits(hidden[.., eoi..^1]).to_type(ScalarType.Float32);
+        return nn.functional.log_softmax(logits, -1).gather(-1, ids[.., (eoi + 1)..].unsqueeze(-1)).squeeze(-1).MoveToOuterDisposeScope();
+    }
+
     /// <summary>The caption log-likelihood [K] of each image, and the match head's logit [K] when there is a head.</summary>
     private (Tensor LogLik, Tensor? Match) ScoreRow(int[] ids, Tensor tokens)
     {
@@ -110,12 +122,9 @@ public sealed class CaptionScorer
         int eoi = Array.LastIndexOf(ids, _sequences.Eoi);
         long k = tokens.shape[0];
         var row = torch.tensor(ids.Select(i => (long)i).ToArray(), device: _model.Device);
-        var embeds = _model.Embed(row.unsqueeze(0).expand(k, -1), tokens);
-        var hidden = _model.Forward(embeds, null, null);
-        // position j predicts token j + 1: the states from EOI to the one before EOS predict caption … EOS
-        var logits = _model.Logits(hidden[.., eoi..^1]).to_type(ScalarType.Float32);
-        var targets = row[(eoi + 1)..].unsqueeze(0).expand(k, -1).unsqueeze(-1);
-        var logProbs = nn.functional.log_softmax(logits, -1).gather(-1, targets).squeeze(-1);
+        var rows = row.unsqueeze(0).expand(k, -1);
+        var hidden = _model.Forward(_model.Embed(rows, tokens), null, null);
+        var logProbs = NextTokenLogProbs(_model, hidden, rows, eoi);
         var match = _head?.forward(MatchHead.Features(hidden, logProbs, eoi)).to(_model.Device);
         return (logProbs.sum(-1).MoveToOuterDisposeScope(), match?.MoveToOuterDisposeScope());
     }

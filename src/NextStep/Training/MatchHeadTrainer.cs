@@ -1,4 +1,5 @@
 using NextStep.Model;
+using NextStep.Pipeline;
 using NextStep.Training.Shapes;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -45,7 +46,8 @@ public static class MatchHeadTrainer
         options.Validate();
         var c = model.Config;
         var sequences = new SequenceBuilder(tokenizer, c.Boi, c.Eoi, c.ImagePlaceholderId);
-        var grid = new TokenGrid(ShapesRenderer.DefaultSize / (vae.DownFactor * c.LatentPatchSize), ShapesRenderer.DefaultSize / (vae.DownFactor * c.LatentPatchSize));
+        int side = ShapesRenderer.DefaultSize / (vae.DownFactor * c.LatentPatchSize);
+        var grid = new TokenGrid(side, side);
         torch.manual_seed(options.Seed);
         var rng = new Random((int)options.Seed);
         var pool = Enumerable.Range(0, options.PoolPairs).Select(_ => ShapesNearMiss.Pair(rng)).ToArray();
@@ -128,10 +130,8 @@ public static class MatchHeadTrainer
         var valid = positions.lt(lengths);
         var noisy = stack(Losses.InputNoise(latents.to(model.DType, model.Device).unbind(0), model.Config.NoiseStrength, noise).ToArray());
         var hidden = model.Forward(model.Embed(ids, model.Patchify(noisy)), null, null);
-        var logits = model.Logits(hidden[.., eoi..^1]).to_type(ScalarType.Float32);
-        var logProbs = nn.functional.log_softmax(logits, -1).gather(-1, ids[.., (eoi + 1)..].unsqueeze(-1)).squeeze(-1);
         // position j predicts token j + 1: real only while j + 1 is inside the row
-        logProbs = logProbs * positions[.., (eoi + 1)..].lt(lengths).to_type(ScalarType.Float32);
+        var logProbs = CaptionScorer.NextTokenLogProbs(model, hidden, ids, eoi) * positions[.., (eoi + 1)..].lt(lengths).to_type(ScalarType.Float32);
         var features = MatchHead.Features(hidden, logProbs, eoi);
         return (features.MoveToOuterDisposeScope(), valid.MoveToOuterDisposeScope());
     }
@@ -144,7 +144,7 @@ public static class MatchHeadTrainer
         for (int i = 0; i < pool.Count; i += 32)
         {
             using var scope = NewDisposeScope();
-            var pixels = stack(pool.Skip(i).Take(32).SelectMany(p => new[] { p.Scene, p.NearMiss }).Select(s => Trainer.Pixels(ShapesRenderer.Render(s))).ToArray());
+            var pixels = NextStepPipeline.ToPixels(pool.Skip(i).Take(32).SelectMany(p => new[] { p.Scene, p.NearMiss }).Select(s => ShapesRenderer.Render(s)));
             var (mean, _) = vae.EncodeMoments(pixels.to(vae.DType, vae.Device));
             chunks.Add(vae.NormalizeLatents(mean).to(model.DType, model.Device).MoveToOuterDisposeScope());
         }
