@@ -32,11 +32,12 @@ public static class TrainVaeCommand
         var recolor = new Option<double>("--recolor") { Description = "Probability that an object is drawn in a random colour instead of its palette colour (never a held-out pair; 0 = palette only)", DefaultValueFactory = _ => defaults.RecolorFraction };
         var strokes = new Option<double>("--strokes") { Description = "Probability that a scene also gets one to three thin lines in any colour, apart from its objects (fine detail in every colour; never a held-out pair; 0 = none)", DefaultValueFactory = _ => defaults.StrokeFraction };
         var logEvery = new Option<int>("--log-every") { Description = "Print the mean loss every N steps", DefaultValueFactory = _ => 25 };
-        var redrawModel = new Option<string?>("--redraw-model") { Description = "A trained NextStep model folder whose generator redraws the training tokens the decoder reads (needs --freeze-encoder and --crop 0; with --recolor or --strokes, only scenes left in palette colours and without lines are redrawn)" };
+        var burrs = new Option<double>("--burrs") { Description = "Probability that a scene also gets one or two spiky blots in any colour (3, 4, 6, 7 or 8 uneven points, never five), apart from its objects and lines (sharp hue-only points; never a shape the analyser recognises, so never a held-out pair; 0 = none)", DefaultValueFactory = _ => defaults.BurrFraction };
+        var redrawModel = new Option<string?>("--redraw-model") { Description = "A trained NextStep model folder whose generator redraws the training tokens the decoder reads (needs --freeze-encoder and --crop 0; with --recolor, --strokes or --burrs, only scenes left in palette colours and without marks are redrawn)" };
         var redrawProbability = new Option<double>("--redraw-probability") { Description = "With --redraw-model: probability that a token is replaced by its redrawing", DefaultValueFactory = _ => 0.5 };
         var redrawStart = new Option<double>("--redraw-start") { Description = "With --redraw-model: flow time (0..1) the redrawing starts from, the true token noised to it", DefaultValueFactory = _ => 0.5 };
         var redrawSteps = new Option<int>("--redraw-steps") { Description = "With --redraw-model: Euler steps of the generator's head", DefaultValueFactory = _ => 20 };
-        var cmd = new Command("train-vae", "Train the default model's VAE on Shapes images and measure its latent scaling") { data, output, steps, minutes, batch, crop, lr, kl, seed, init, noise, saveEvery, freeze, firstImage, dilation, split, recolor, strokes, redrawModel, redrawProbability, redrawStart, redrawSteps, threads, logEvery };
+        var cmd = new Command("train-vae", "Train the default model's VAE on Shapes images and measure its latent scaling") { data, output, steps, minutes, batch, crop, lr, kl, seed, init, noise, saveEvery, freeze, firstImage, dilation, split, recolor, strokes, burrs, redrawModel, redrawProbability, redrawStart, redrawSteps, threads, logEvery };
         cmd.SetAction(p =>
         {
             var stdout = p.InvocationConfiguration.Output;
@@ -49,12 +50,13 @@ public static class TrainVaeCommand
             };
             if (!(p.GetValue(recolor) is >= 0 and <= 1)) throw new NextStepException($"--recolor {p.GetValue(recolor)}: expected a probability in [0, 1]");
             if (!(p.GetValue(strokes) is >= 0 and <= 1)) throw new NextStepException($"--strokes {p.GetValue(strokes)}: expected a probability in [0, 1]");
+            if (!(p.GetValue(burrs) is >= 0 and <= 1)) throw new NextStepException($"--burrs {p.GetValue(burrs)}: expected a probability in [0, 1]");
             if (p.GetValue(threads) is { } t) set_num_threads(t);
             var options = defaults with { Steps = p.GetValue(steps), BatchSize = p.GetValue(batch), LearningRate = p.GetValue(lr), KlWeight = p.GetValue(kl), Seed = p.GetValue(seed),
                 MaxMinutes = p.GetValue(minutes), CropSize = p.GetValue(crop), InitFrom = p.GetValue(init),
                 LatentNoise = p.GetValue(noise), SaveEvery = p.GetValue(saveEvery), SaveTo = p.GetValue(output), FreezeEncoder = p.GetValue(freeze),
                 FirstImage = p.GetValue(firstImage), ForegroundDilation = p.GetValue(dilation),
-                Split = splitValue, RecolorFraction = p.GetValue(recolor), StrokeFraction = p.GetValue(strokes),
+                Split = splitValue, RecolorFraction = p.GetValue(recolor), StrokeFraction = p.GetValue(strokes), BurrFraction = p.GetValue(burrs),
                 GeneratorRedraw = p.GetValue(redrawModel) is { } redrawFolder
                     ? new GeneratorRedrawOptions(redrawFolder, p.GetValue(redrawProbability), p.GetValue(redrawStart), p.GetValue(redrawSteps))
                         .Validate($"--redraw-model {redrawFolder} --redraw-probability {p.GetValue(redrawProbability)} --redraw-start {p.GetValue(redrawStart)} --redraw-steps {p.GetValue(redrawSteps)}")

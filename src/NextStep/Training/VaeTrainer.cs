@@ -40,6 +40,9 @@ public sealed record VaeTrainingOptions
     /// <summary>Probability that a training scene also gets thin lines in any colour, apart from its objects
     /// (<see cref="ShapesStrokes"/>: fine hue-only edges in every colour, no held-out pair); 0 = none.</summary>
     public double StrokeFraction { get; init; } = 0;
+    /// <summary>Probability that a training scene also gets spiky blots in any colour, apart from its objects and lines
+    /// (<see cref="ShapesBurrs"/>: sharp hue-only points and notches, never a five-pointed one, no held-out pair); 0 = none.</summary>
+    public double BurrFraction { get; init; } = 0;
     /// <summary>Index of the first training scene: a continued run (<see cref="InitFrom"/>) can start past the scenes
     /// earlier runs drew. The held-aside images (data seed + 1) do not move.</summary>
     public long FirstImage { get; init; } = 0;
@@ -103,7 +106,7 @@ public static class VaeTrainer
     public static Tensor TrainingPixels(VaeTrainingOptions options, long start, int count, int size)
     {
         var scenes = TrainingScenes(options, start, count);
-        return TrainingPixels(scenes, TrainingColors(options, start, scenes), TrainingStrokes(options, start, scenes), size);
+        return TrainingPixels(scenes, TrainingColors(options, start, scenes), TrainingMarks(options, start, scenes), size);
     }
 
     /// <summary>Scenes <paramref name="start"/>… of the training split, as <see cref="TrainingPixels(VaeTrainingOptions, long, int, int)"/> draws them.</summary>
@@ -111,22 +114,32 @@ public static class VaeTrainer
         => Enumerable.Range(0, count).Select(i => ShapesDataset.Scene(options.DataSeed, start + i, options.Split)).ToList();
 
     private static Tensor TrainingPixels(IReadOnlyList<ShapesScene> scenes, IReadOnlyList<IReadOnlyList<(byte R, byte G, byte B)>?> colors,
-        IReadOnlyList<IReadOnlyList<ShapesStroke>> strokes, int size)
+        IReadOnlyList<IReadOnlyList<ShapesMark>> marks, int size)
         => Stacked(Enumerable.Range(0, scenes.Count).AsParallel().AsOrdered().Select(i =>
         {
             var image = ShapesRenderer.Render(scenes[i], size, size, colors[i]);
-            ShapesStrokes.Draw(image, strokes[i]);
+            ShapesMarks.Draw(image, marks[i]);
             return image;
         }));
 
-    /// <summary>The lines drawn over scenes <paramref name="start"/>… (<see cref="ShapesStrokes"/>, chosen from each
-    /// scene's index so a run is reproducible); empty for a scene without.</summary>
-    private static IReadOnlyList<IReadOnlyList<ShapesStroke>> TrainingStrokes(VaeTrainingOptions options, long start, IReadOnlyList<ShapesScene> scenes)
+    /// <summary>The lines (<see cref="ShapesStrokes"/>) and then blots (<see cref="ShapesBurrs"/>) drawn over scenes
+    /// <paramref name="start"/>…, each chosen from the scene's index with a generator of its own, so a run is
+    /// reproducible and the lines do not depend on whether blots are drawn; empty for a scene without.</summary>
+    private static IReadOnlyList<IReadOnlyList<ShapesMark>> TrainingMarks(VaeTrainingOptions options, long start, IReadOnlyList<ShapesScene> scenes)
         => scenes.Select((scene, i) =>
         {
-            if (options.StrokeFraction == 0) return (IReadOnlyList<ShapesStroke>)[];
-            var rng = new Random(ShapesDataset.SceneSeed(options.DataSeed + StrokeSeedOffset, start + i));
-            return rng.NextDouble() < options.StrokeFraction ? ShapesStrokes.Strokes(scene, rng) : [];
+            var marks = new List<ShapesMark>();
+            if (options.StrokeFraction > 0)
+            {
+                var rng = new Random(ShapesDataset.SceneSeed(options.DataSeed + StrokeSeedOffset, start + i));
+                if (rng.NextDouble() < options.StrokeFraction) marks.AddRange(ShapesStrokes.Strokes(scene, rng));
+            }
+            if (options.BurrFraction > 0)
+            {
+                var rng = new Random(ShapesDataset.SceneSeed(options.DataSeed + BurrSeedOffset, start + i));
+                if (rng.NextDouble() < options.BurrFraction) marks.AddRange(ShapesBurrs.Burrs(scene, rng, marks));
+            }
+            return (IReadOnlyList<ShapesMark>)marks;
         }).ToList();
 
     /// <summary>The object colours of scenes <paramref name="start"/>… (<see cref="ShapesRecolor.Colors"/>, chosen from
@@ -141,11 +154,11 @@ public static class VaeTrainer
     /// palette colour and no line was drawn (the caption describes the pixels), null otherwise (its tokens are kept).
     /// </summary>
     public static IReadOnlyList<string?> RedrawCaptions(IReadOnlyList<ShapesScene> scenes, IReadOnlyList<IReadOnlyList<(byte R, byte G, byte B)>?> colors,
-        IReadOnlyList<IReadOnlyList<ShapesStroke>>? strokes = null)
+        IReadOnlyList<IReadOnlyList<ShapesMark>>? marks = null)
         => scenes.Select((scene, i) => (colors[i] is not { } c || scene.Objects.Select(o => ShapesVocabulary.Rgb(o.Color)).SequenceEqual(c))
-            && (strokes is null || strokes[i].Count == 0) ? scene.Caption : null).ToList();
+            && (marks is null || marks[i].Count == 0) ? scene.Caption : null).ToList();
 
-    private const int RecolorSeedOffset = 7919, StrokeSeedOffset = 104729;
+    private const int RecolorSeedOffset = 7919, StrokeSeedOffset = 104729, BurrSeedOffset = 1299709;
 
     /// <summary>Scenes <paramref name="start"/>… of the Shapes train split rendered at <paramref name="size"/>, as pixels [count, 3, size, size] in [−1, 1].</summary>
     public static Tensor ShapesPixels(int dataSeed, long start, int count, int size)
@@ -166,6 +179,7 @@ public static class VaeTrainer
         if (options.Split is not (ShapesSplit.Train or ShapesSplit.All)) throw new NextStepException($"VAE training: split {options.Split} is not a training split (expected Train or All)");
         if (!(options.RecolorFraction >= 0 && options.RecolorFraction <= 1)) throw new NextStepException($"VAE training: recolour fraction {options.RecolorFraction} must be a probability in [0, 1]");
         if (!(options.StrokeFraction >= 0 && options.StrokeFraction <= 1)) throw new NextStepException($"VAE training: stroke fraction {options.StrokeFraction} must be a probability in [0, 1]");
+        if (!(options.BurrFraction >= 0 && options.BurrFraction <= 1)) throw new NextStepException($"VAE training: burr fraction {options.BurrFraction} must be a probability in [0, 1]");
         if (options.GeneratorRedraw is not null && !(options.FreezeEncoder && options.CropSize == 0))
             throw new NextStepException("VAE training: generator redraws need a frozen encoder (the generator's latents) and whole images (crop 0), as the captions describe");
         var clock = Stopwatch.StartNew();
@@ -202,10 +216,10 @@ public static class VaeTrainer
                 long first = FirstScene(options, step);
                 var scenes = TrainingScenes(options, first, options.BatchSize);
                 var colors = TrainingColors(options, first, scenes);
-                var strokes = TrainingStrokes(options, first, scenes);
-                var pixels = Crop(TrainingPixels(scenes, colors, strokes, config.Resolution), options.CropSize, cropRng);
+                var marks = TrainingMarks(options, first, scenes);
+                var pixels = Crop(TrainingPixels(scenes, colors, marks, config.Resolution), options.CropSize, cropRng);
                 var (reconstruction, mean, logvar) = vae.TrainingForward(pixels, options.LatentNoise,
-                    redraw is null ? null : z => redraw.Apply(z, RedrawCaptions(scenes, colors, strokes), config.ShiftFactor, config.ScalingFactor));
+                    redraw is null ? null : z => redraw.Apply(z, RedrawCaptions(scenes, colors, marks), config.ShiftFactor, config.ScalingFactor));
                 var error = reconstruction - pixels;
                 // Shapes cover a few percent of the pixels: without extra weight on them a short run settles on the
                 // background-only reconstruction. MSE + L1 (sharper edges), ×ForegroundWeight where a pixel differs from

@@ -21,7 +21,7 @@ public class ShapesStrokesTests
             lines += strokes.Count;
             greenOnGray += strokes.Count(s => s.Rgb == Rgb(ShapeColor.Green) && scene.Background == ShapeColor.Gray);
             var image = ShapesRenderer.Render(scene);
-            ShapesStrokes.Draw(image, strokes);
+            ShapesMarks.Draw(image, strokes);
             var with = ShapesAnalyser.Analyse(image).Objects;
             var without = ShapesAnalyser.Analyse(ShapesRenderer.Render(scene)).Objects;
             Assert.Equal(without.Select(o => (o.Shape, o.Color)).OrderBy(x => x), with.Select(o => (o.Shape, o.Color)).OrderBy(x => x));
@@ -42,7 +42,7 @@ public class ShapesStrokesTests
             var boxes = strokes.Select(s => (X: Math.Min(s.X0, s.X1) - s.Width, Y: Math.Min(s.Y0, s.Y1) - s.Width, R: Math.Max(s.X0, s.X1) + s.Width, B: Math.Max(s.Y0, s.Y1) + s.Width)).ToList();
             foreach (var (b, k) in boxes.Select((b, k) => (b, k)))
             {
-                Assert.True(b.X >= ShapesStrokes.Margin && b.Y >= ShapesStrokes.Margin && b.R <= 1 - ShapesStrokes.Margin && b.B <= 1 - ShapesStrokes.Margin, $"scene {i}: line {k} reaches the border margin");
+                Assert.True(b.X >= ShapesMarks.Margin && b.Y >= ShapesMarks.Margin && b.R <= 1 - ShapesMarks.Margin && b.B <= 1 - ShapesMarks.Margin, $"scene {i}: line {k} reaches the border margin");
                 foreach (var o in scene.Objects)
                     Assert.False(b.X < o.X + o.Width && o.X < b.R && b.Y < o.Y + o.Height && o.Y < b.B, $"scene {i}: line {k} overlaps the {o.Shape}");
                 foreach (var other in boxes.Skip(k + 1))
@@ -60,7 +60,7 @@ public class ShapesStrokesTests
         Assert.NotEmpty(strokes);
         var plain = ShapesRenderer.Render(scene);
         var drawn = ShapesRenderer.Render(scene);
-        ShapesStrokes.Draw(drawn, strokes);
+        ShapesMarks.Draw(drawn, strokes);
         int changed = 0;
         for (int y = 0; y < 64; y++)
             for (int x = 0; x < 64; x++)

@@ -1,0 +1,83 @@
+namespace NextStep.Training.Shapes;
+
+/// <summary>
+/// A spiky blot: <see cref="Points"/> spikes around (<see cref="Cx"/>, <see cref="Cy"/>) reaching about
+/// <see cref="Radius"/> (fractions of the image side), notches at <see cref="Inner"/> of it, turned by
+/// <see cref="Rotation"/> radians; each tip and notch is moved in angle and radius by an amount drawn from
+/// <see cref="Jitter"/>, so no two blots are alike.
+/// </summary>
+public sealed record ShapesBurr(double Cx, double Cy, double Radius, int Points, double Inner, double Rotation, int Jitter, (byte R, byte G, byte B) Rgb) : ShapesMark(Rgb)
+{
+    private (double X, double Y)[]? outline; // a cache of the outline, left out of equality below
+
+    /// <summary>The polygon, tips and notches in turn, in fractions of the side.</summary>
+    public (double X, double Y)[] Outline => outline ??= MakeOutline();
+
+    public override (double X, double Y, double R, double B) Box
+        => (Outline.Min(p => p.X), Outline.Min(p => p.Y), Outline.Max(p => p.X), Outline.Max(p => p.Y));
+
+    public override bool Covers(double x, double y, int size)
+    {
+        double u = x / size, v = y / size;
+        bool inside = false;
+        var poly = Outline;
+        for (int i = 0, j = poly.Length - 1; i < poly.Length; j = i++)
+            if ((poly[i].Y > v) != (poly[j].Y > v) && u < (poly[j].X - poly[i].X) * (v - poly[i].Y) / (poly[j].Y - poly[i].Y) + poly[i].X) inside = !inside;
+        return inside;
+    }
+
+    public bool Equals(ShapesBurr? other) => other is not null && (Cx, Cy, Radius, Points, Inner, Rotation, Jitter, Rgb) == (other.Cx, other.Cy, other.Radius, other.Points, other.Inner, other.Rotation, other.Jitter, other.Rgb);
+
+    public override int GetHashCode() => HashCode.Combine(Cx, Cy, Radius, Points, Inner, Rotation, Jitter, Rgb);
+
+    private (double X, double Y)[] MakeOutline()
+    {
+        var rng = new Random(Jitter);
+        double step = Math.PI / Points;
+        return Enumerable.Range(0, 2 * Points).Select(i =>
+        {
+            double angle = Rotation + i * step + (rng.NextDouble() - 0.5) * 0.5 * step;
+            double r = Radius * (i % 2 == 0 ? 1 : Inner) * (0.8 + 0.4 * rng.NextDouble());
+            return (Cx + r * Math.Cos(angle), Cy + r * Math.Sin(angle));
+        }).ToArray();
+    }
+}
+
+/// <summary>
+/// Burr augmentation for VAE training: spiky blots in any colour, green included, drawn apart from a scene's objects.
+/// Lines (<see cref="ShapesStrokes"/>) teach a decoder thin hue-only edges; a green star on gray also needs sharp
+/// points and notches that differ from the background by hue alone. Blots have 3, 4, 6, 7 or 8 uneven spikes (never
+/// five: a five-pointed blot is a star), and one is kept only if the analyser, shown it alone, recognises no shape in
+/// it, so no held-out pair is ever drawn.
+/// </summary>
+public static class ShapesBurrs
+{
+    private static readonly int[] PointCounts = [3, 4, 6, 7, 8];
+    private const int Tries = 40;
+
+    /// <summary>
+    /// One or two blots for <paramref name="scene"/>, clear of its objects and of <paramref name="marks"/> (drawn
+    /// before): radius 0.07–0.14 of the side, notches at 0.3–0.6 of it, each in a <see cref="ShapesMarks.Colour"/>.
+    /// A blot that cannot be placed, as no recognisable shape, after a few tries is left out.
+    /// </summary>
+    public static IReadOnlyList<ShapesBurr> Burrs(ShapesScene scene, Random rng, IEnumerable<ShapesMark>? marks = null)
+    {
+        var burrs = new List<ShapesBurr>();
+        var taken = ShapesMarks.Taken(scene, marks ?? []);
+        int wanted = 1 + rng.Next(2);
+        for (int n = 0; n < wanted; n++)
+            for (int attempt = 0; attempt < Tries; attempt++)
+            {
+                double radius = 0.07 + 0.07 * rng.NextDouble();
+                var burr = new ShapesBurr(radius + rng.NextDouble() * (1 - 2 * radius), radius + rng.NextDouble() * (1 - 2 * radius), radius,
+                    PointCounts[rng.Next(PointCounts.Length)], 0.3 + 0.3 * rng.NextDouble(), 2 * Math.PI * rng.NextDouble(), rng.Next(), default);
+                if (!ShapesMarks.Fits(burr.Box, taken)) continue;
+                burr = burr with { Rgb = ShapesMarks.Colour(scene.Background, rng) };
+                if (ShapesMarks.ReadsAsShape(burr, scene.Background)) continue;
+                burrs.Add(burr);
+                taken.Add(burr.Box);
+                break;
+            }
+        return burrs;
+    }
+}
