@@ -39,6 +39,7 @@ public class CliErrorTests
     [InlineData("--recolor", "1.5", "--recolor 1.5: expected a probability in [0, 1]")]
     [InlineData("--recolor", "-0.5", "--recolor -0.5: expected a probability in [0, 1]")]
     [InlineData("--strokes", "2", "--strokes 2: expected a probability in [0, 1]")]
+    [InlineData("--burrs", "1.5", "--burrs 1.5: expected a probability in [0, 1]")]
     public void TrainVaeNamesABadDataOption(string option, string value, string expected)
     {
         var (code, stdout, stderr) = CliRunner.Run("train-vae", "--out", "/nonexistent/vae", option, value);
