@@ -53,31 +53,17 @@ public sealed record ShapesBurr(double Cx, double Cy, double Radius, int Points,
 public static class ShapesBurrs
 {
     private static readonly int[] PointCounts = [3, 4, 6, 7, 8];
-    private const int Tries = 40;
 
     /// <summary>
     /// One or two blots for <paramref name="scene"/>, clear of its objects and of <paramref name="marks"/> (drawn
-    /// before): radius 0.07–0.14 of the side, notches at 0.3–0.6 of it, each in a <see cref="ShapesMarks.Colour"/>.
-    /// A blot that cannot be placed, as no recognisable shape, after a few tries is left out.
+    /// before; <see cref="ShapesMarks.Place"/>): radius 0.07–0.14 of the side, notches at 0.3–0.6 of it, each in a
+    /// <see cref="ShapesMarks.Colour"/>.
     /// </summary>
     public static IReadOnlyList<ShapesBurr> Burrs(ShapesScene scene, Random rng, IEnumerable<ShapesMark>? marks = null)
-    {
-        var burrs = new List<ShapesBurr>();
-        var taken = ShapesMarks.Taken(scene, marks ?? []);
-        int wanted = 1 + rng.Next(2);
-        for (int n = 0; n < wanted; n++)
-            for (int attempt = 0; attempt < Tries; attempt++)
-            {
-                double radius = 0.07 + 0.07 * rng.NextDouble();
-                var burr = new ShapesBurr(radius + rng.NextDouble() * (1 - 2 * radius), radius + rng.NextDouble() * (1 - 2 * radius), radius,
-                    PointCounts[rng.Next(PointCounts.Length)], 0.3 + 0.3 * rng.NextDouble(), 2 * Math.PI * rng.NextDouble(), rng.Next(), default);
-                if (!ShapesMarks.Fits(burr.Box, taken)) continue;
-                burr = burr with { Rgb = ShapesMarks.Colour(scene.Background, rng) };
-                if (ShapesMarks.ReadsAsShape(burr, scene.Background)) continue;
-                burrs.Add(burr);
-                taken.Add(burr.Box);
-                break;
-            }
-        return burrs;
-    }
+        => ShapesMarks.Place(scene, rng, 1 + rng.Next(2), () =>
+        {
+            double radius = 0.07 + 0.07 * rng.NextDouble();
+            return new ShapesBurr(radius + rng.NextDouble() * (1 - 2 * radius), radius + rng.NextDouble() * (1 - 2 * radius), radius,
+                PointCounts[rng.Next(PointCounts.Length)], 0.3 + 0.3 * rng.NextDouble(), 2 * Math.PI * rng.NextDouble(), rng.Next(), default);
+        }, marks);
 }

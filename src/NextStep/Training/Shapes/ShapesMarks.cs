@@ -23,6 +23,32 @@ public static class ShapesMarks
     public const double Margin = 0.04;
     private const int Supersample = 4;
 
+    private const int Tries = 40;
+
+    /// <summary>
+    /// Up to <paramref name="wanted"/> marks for <paramref name="scene"/>, clear of its objects and of <paramref name="before"/>:
+    /// each try takes a shape from <paramref name="propose"/>, keeps it only if it <see cref="Fits"/>, gives it a
+    /// <see cref="Colour"/> and drops it if the analyser <see cref="ReadsAsShape"/>; a mark that finds no place in a few
+    /// tries is left out, so a crowded scene gets fewer.
+    /// </summary>
+    public static IReadOnlyList<T> Place<T>(ShapesScene scene, Random rng, int wanted, Func<T> propose, IEnumerable<ShapesMark>? before = null) where T : ShapesMark
+    {
+        var placed = new List<T>();
+        var taken = Taken(scene, before ?? []);
+        for (int n = 0; n < wanted; n++)
+            for (int attempt = 0; attempt < Tries; attempt++)
+            {
+                var mark = propose();
+                if (!Fits(mark.Box, taken)) continue;
+                mark = (T)(mark with { Rgb = Colour(scene.Background, rng) });
+                if (ReadsAsShape(mark, scene.Background)) continue;
+                placed.Add(mark);
+                taken.Add(mark.Box);
+                break;
+            }
+        return placed;
+    }
+
     /// <summary>The boxes a new mark must keep clear of: the scene's objects and the marks placed before.</summary>
     public static List<(double X, double Y, double R, double B)> Taken(ShapesScene scene, IEnumerable<ShapesMark> marks)
         => scene.Objects.Select(o => (o.X, o.Y, R: o.X + o.Width, B: o.Y + o.Height)).Concat(marks.Select(m => m.Box)).ToList();

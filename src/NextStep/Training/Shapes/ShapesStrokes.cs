@@ -28,32 +28,15 @@ public sealed record ShapesStroke(double X0, double Y0, double X1, double Y1, do
 /// </summary>
 public static class ShapesStrokes
 {
-    private const int Tries = 40;
-
     /// <summary>
-    /// One to three lines for <paramref name="scene"/>: length 0.12–0.4 of the side at any angle, width 0.015–0.045
-    /// (1–3 pixels at 64), each in a <see cref="ShapesMarks.Colour"/>. A line that cannot be placed apart from the objects
-    /// and the lines before it, as no recognisable shape, after a few tries is left out, so a crowded scene gets fewer.
+    /// One to three lines for <paramref name="scene"/> (<see cref="ShapesMarks.Place"/>): length 0.12–0.4 of the side at
+    /// any angle, width 0.015–0.045 (1–3 pixels at 64), each in a <see cref="ShapesMarks.Colour"/>.
     /// </summary>
     public static IReadOnlyList<ShapesStroke> Strokes(ShapesScene scene, Random rng)
-    {
-        var strokes = new List<ShapesStroke>();
-        var taken = ShapesMarks.Taken(scene, []);
-        int wanted = 1 + rng.Next(3);
-        for (int n = 0; n < wanted; n++)
-            for (int attempt = 0; attempt < Tries; attempt++)
-            {
-                double length = 0.12 + 0.28 * rng.NextDouble(), angle = Math.PI * rng.NextDouble(), width = 0.015 + 0.03 * rng.NextDouble();
-                double dx = Math.Cos(angle) * length, dy = Math.Sin(angle) * length;
-                double x0 = ShapesMarks.Margin + rng.NextDouble() * (1 - 2 * ShapesMarks.Margin), y0 = ShapesMarks.Margin + rng.NextDouble() * (1 - 2 * ShapesMarks.Margin);
-                var stroke = new ShapesStroke(x0, y0, x0 + dx, y0 + dy, width, default);
-                if (!ShapesMarks.Fits(stroke.Box, taken)) continue;
-                stroke = stroke with { Rgb = ShapesMarks.Colour(scene.Background, rng) };
-                if (ShapesMarks.ReadsAsShape(stroke, scene.Background)) continue;
-                strokes.Add(stroke);
-                taken.Add(stroke.Box);
-                break;
-            }
-        return strokes;
-    }
+        => ShapesMarks.Place(scene, rng, 1 + rng.Next(3), () =>
+        {
+            double length = 0.12 + 0.28 * rng.NextDouble(), angle = Math.PI * rng.NextDouble(), width = 0.015 + 0.03 * rng.NextDouble();
+            double x0 = ShapesMarks.Margin + rng.NextDouble() * (1 - 2 * ShapesMarks.Margin), y0 = ShapesMarks.Margin + rng.NextDouble() * (1 - 2 * ShapesMarks.Margin);
+            return new ShapesStroke(x0, y0, x0 + Math.Cos(angle) * length, y0 + Math.Sin(angle) * length, width, default);
+        });
 }
