@@ -31,6 +31,7 @@ public static class CliApp
             CastCommand.Create(),
             AverageCommand.Create(),
             EvalCommand.Create(),
+            ProbeVaeCommand.Create(),
             CompareCommand.Create(),
             ServeCommand.Create(),
             WorkerCommand.Create(),

@@ -28,6 +28,7 @@ public class CliErrorTests
     [InlineData("grow", "--model", "/nonexistent/model", "--out", "/nonexistent/grown", "--after", "1")]
     [InlineData("average", "--model", "/nonexistent/a", "--model", "/nonexistent/b", "--out", "/nonexistent/mean")]
     [InlineData("train-judge", "--model", "/nonexistent/model", "--steps", "3")]
+    [InlineData("probe-vae", "--vae", "/nonexistent/vae")]
     public void MissingFilesAreOneLineErrors(params string[] args)
     {
         var (code, _, stderr) = CliRunner.Run(args);
@@ -43,6 +44,16 @@ public class CliErrorTests
     public void TrainVaeNamesABadDataOption(string option, string value, string expected)
     {
         var (code, stdout, stderr) = CliRunner.Run("train-vae", "--out", "/nonexistent/vae", option, value);
+        CliAssert.OneLineError(code, stderr, expected);
+        Assert.Equal("", stdout);
+    }
+
+    [Theory]
+    [InlineData("--background", "pink", "--background \"pink\": expected gray, white or black")]
+    [InlineData("--objects", "0", "--objects 0: expected at least 1")]
+    public void ProbeVaeNamesABadSetting(string option, string value, string expected)
+    {
+        var (code, stdout, stderr) = CliRunner.Run("probe-vae", option, value);
         CliAssert.OneLineError(code, stderr, expected);
         Assert.Equal("", stdout);
     }
