@@ -34,14 +34,17 @@ public static class ProbeVaeCommand
                 using var scope = TorchSharp.torch.NewDisposeScope();
                 var (mean, _) = vae.EncodeMoments(Trainer.Pixels(image).unsqueeze(0));
                 return NextStepPipeline.ToImages(vae.Decode(mean))[0];
-            }, bg, p.GetValue(objects), p.GetValue(seed));
+            }, bg, p.GetValue(objects), p.GetValue(seed), progress: c =>
+            {
+                if (c.Color == ShapesVocabulary.ObjectColors.Last(k => k != bg)) p.InvocationConfiguration.Error.WriteLine($"probed {ShapesVocabulary.Plural(c.Shape)}");
+            });
             if (p.GetValue(json))
             {
                 foreach (var c in cells)
                     output.WriteLine(JsonSerializer.Serialize(new { shape = ShapesVocabulary.Name(c.Shape), color = ShapesVocabulary.Name(c.Color), mask_iou = c.MaskIou, objects = c.Objects, held_out = c.HeldOut }));
                 return 0;
             }
-            var table = new Table { Title = new TableTitle($"mask IoU on {ShapesVocabulary.Name(bg)}, {p.GetValue(objects)} objects per pair (* held out of training)") };
+            var table = new Table { Title = new TableTitle($"mask IoU on {ShapesVocabulary.Name(bg)}, objects per pair: {p.GetValue(objects)} (* held out of training)") };
             table.AddColumn("colour");
             foreach (var shape in ShapesVocabulary.Kinds) table.AddColumn(new TableColumn(ShapesVocabulary.Name(shape)).RightAligned());
             foreach (var color in cells.Select(c => c.Color).Distinct())

@@ -19,8 +19,10 @@ public static class ShapesVaeProbe
     private const double FaintMask = 0.2;
 
     /// <summary>One cell per shape kind and object colour other than <paramref name="background"/>, in enum order; the
-    /// objects' sizes and places come from <paramref name="seed"/> and are the same for every cell.</summary>
-    public static IReadOnlyList<ShapesProbeCell> Run(Func<RgbImage, RgbImage> roundTrip, ShapeColor background, int objects, int seed = 0, int size = ShapesRenderer.DefaultSize)
+    /// objects' sizes and places come from <paramref name="seed"/> and are the same for every cell. <paramref name="progress"/>
+    /// hears of each finished cell.</summary>
+    public static IReadOnlyList<ShapesProbeCell> Run(Func<RgbImage, RgbImage> roundTrip, ShapeColor background, int objects, int seed = 0,
+        int size = ShapesRenderer.DefaultSize, Action<ShapesProbeCell>? progress = null)
     {
         if (objects < 1) throw new NextStepException($"VAE probe: {objects} objects per pair is invalid (expected at least 1)");
         var bg = ShapesVocabulary.Rgb(background);
@@ -45,6 +47,7 @@ public static class ShapesVaeProbe
                     sum += MaskIou(image, back, ShapesVocabulary.Rgb(color), bg);
                 }
                 cells.Add(new ShapesProbeCell(shape, color, sum / objects, objects, ShapesSplits.IsHeldOut(shape, color)));
+                progress?.Invoke(cells[^1]);
             }
         return cells;
     }
