@@ -151,7 +151,7 @@ public static class VaeTrainer
 
     /// <summary>
     /// The captions a generator redraws the scenes' tokens from: a scene's own caption where every object has its
-    /// palette colour and no line was drawn (the caption describes the pixels), null otherwise (its tokens are kept).
+    /// palette colour and no mark (line or blot) was drawn (the caption describes the pixels), null otherwise (its tokens are kept).
     /// </summary>
     public static IReadOnlyList<string?> RedrawCaptions(IReadOnlyList<ShapesScene> scenes, IReadOnlyList<IReadOnlyList<(byte R, byte G, byte B)>?> colors,
         IReadOnlyList<IReadOnlyList<ShapesMark>>? marks = null)
