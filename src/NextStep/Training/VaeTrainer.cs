@@ -38,10 +38,10 @@ public sealed record VaeTrainingOptions
     /// (<see cref="ShapesRecolor"/>: never a held-out pair, never near the background); 0 = palette colours only.</summary>
     public double RecolorFraction { get; init; } = 0;
     /// <summary>Probability that a training scene also gets thin lines in any colour, apart from its objects
-    /// (<see cref="ShapesStrokes"/>: fine hue-only edges in every colour, no held-out pair); 0 = none.</summary>
+    /// (<see cref="ShapesStrokes"/>: fine edges in every colour, no held-out pair); 0 = none.</summary>
     public double StrokeFraction { get; init; } = 0;
     /// <summary>Probability that a training scene also gets spiky blots in any colour, apart from its objects and lines
-    /// (<see cref="ShapesBurrs"/>: sharp hue-only points and notches, never a five-pointed one, no held-out pair); 0 = none.</summary>
+    /// (<see cref="ShapesBurrs"/>: sharp points and notches in every colour, never five-pointed, no held-out pair); 0 = none.</summary>
     public double BurrFraction { get; init; } = 0;
     /// <summary>Index of the first training scene: a continued run (<see cref="InitFrom"/>) can start past the scenes
     /// earlier runs drew. The held-aside images (data seed + 1) do not move.</summary>

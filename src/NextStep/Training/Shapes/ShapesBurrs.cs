@@ -45,8 +45,8 @@ public sealed record ShapesBurr(double Cx, double Cy, double Radius, int Points,
 
 /// <summary>
 /// Burr augmentation for VAE training: spiky blots in any colour, green included, drawn apart from a scene's objects.
-/// Lines (<see cref="ShapesStrokes"/>) teach a decoder thin hue-only edges; a green star on gray also needs sharp
-/// points and notches that differ from the background by hue alone. Blots have 3, 4, 6, 7 or 8 uneven spikes (never
+/// Lines (<see cref="ShapesStrokes"/>) teach a decoder thin edges in every colour; a green star also needs sharp points
+/// and notches. (Tried on the default model's decoder, they did not bring back more green stars: docs/DEFAULT_MODEL.md, step 36.) Blots have 3, 4, 6, 7 or 8 uneven spikes (never
 /// five: a five-pointed blot is a star), and one is kept only if the analyser, shown it alone, recognises no shape in
 /// it, so no held-out pair is ever drawn.
 /// </summary>

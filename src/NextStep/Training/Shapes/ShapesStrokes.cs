@@ -22,9 +22,8 @@ public sealed record ShapesStroke(double X0, double Y0, double X1, double Y1, do
 /// <summary>
 /// Stroke augmentation for VAE training: thin lines in any colour, green included, drawn apart from a scene's objects.
 /// A decoder shown only the palette's (shape, colour) pairs learns fine detail per colour: it draws the arms of a green
-/// star, a pair it never saw, stubby where green is nearly as light as the gray background (the difference is all hue)
-/// although it draws them on black. Lines of every colour teach it thin hue-only edges without showing any held-out
-/// pair: a line is kept only if the analyser reads no shape in it, it never touches an object, and lines never touch each other.
+/// star, a pair it never saw, stubby (<c>nextstep probe-vae</c>). Lines of every colour teach it thin edges in every
+/// colour without showing any held-out pair: a line is kept only if the analyser reads no shape in it, it never touches an object, and lines never touch each other.
 /// </summary>
 public static class ShapesStrokes
 {
