@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Text.Json;
 using NextStep.Model;
 using NextStep.Pipeline;
-using NextStep.Training;
 using NextStep.Training.Shapes;
 using Spectre.Console;
 
@@ -24,17 +23,12 @@ public static class ProbeVaeCommand
         {
             var output = p.InvocationConfiguration.Output;
             var bgName = p.GetValue(background)!;
-            var bg = ShapesVocabulary.BackgroundColors.FirstOrDefault(c => ShapesVocabulary.Name(c) == bgName.ToLowerInvariant(), ShapeColor.Red);
-            if (bg == ShapeColor.Red) throw new NextStepException($"--background \"{bgName}\": expected gray, white or black");
+            var bg = ShapesVocabulary.BackgroundColors.Where(c => ShapesVocabulary.Name(c) == bgName.ToLowerInvariant()).Cast<ShapeColor?>().FirstOrDefault()
+                ?? throw new NextStepException($"--background \"{bgName}\": expected gray, white or black");
             if (p.GetValue(objects) < 1) throw new NextStepException($"--objects {p.GetValue(objects)}: expected at least 1");
             string folder = p.GetValue(vaeDir) ?? Path.Combine(DefaultModel.Path, "vae");
             using var vae = AutoencoderKL.Load(folder);
-            var cells = ShapesVaeProbe.Run(image =>
-            {
-                using var scope = TorchSharp.torch.NewDisposeScope();
-                var (mean, _) = vae.EncodeMoments(Trainer.Pixels(image).unsqueeze(0));
-                return NextStepPipeline.ToImages(vae.Decode(mean))[0];
-            }, bg, p.GetValue(objects), p.GetValue(seed), progress: c =>
+            var cells = ShapesVaeProbe.Run(ShapesPipelineAdapter.RoundTrip(vae), bg, p.GetValue(objects), p.GetValue(seed), progress: c =>
             {
                 if (c.Color == ShapesVocabulary.ObjectColors.Last(k => k != bg)) p.InvocationConfiguration.Error.WriteLine($"probed {ShapesVocabulary.Plural(c.Shape)}");
             });

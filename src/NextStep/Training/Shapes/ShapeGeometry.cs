@@ -49,7 +49,8 @@ public static class ShapeGeometry
         return cover;
     }
 
-    private static bool InPolygon((double U, double V)[] poly, double u, double v)
+    /// <summary>Even-odd test of (u, v) against a closed polygon.</summary>
+    internal static bool InPolygon((double U, double V)[] poly, double u, double v)
     {
         bool inside = false;
         for (int i = 0, j = poly.Length - 1; i < poly.Length; j = i++)

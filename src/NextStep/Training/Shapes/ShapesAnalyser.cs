@@ -14,6 +14,26 @@ public sealed record ShapesAnalyserOptions
     public double MinShapeIou { get; init; } = 0.6;
 }
 
+/// <summary>
+/// How much of an object colour a pixel holds over a background: the projection of (pixel − background) onto
+/// (colour − background), faint values (below 0.2, noise) cut to 0, capped at 1. The analyser's soft masks and
+/// <see cref="ShapesVaeProbe"/> read pixels this way.
+/// </summary>
+internal readonly struct ColourShare((byte R, byte G, byte B) colour, (double R, double G, double B) background)
+{
+    private const double Faint = 0.2;
+    private readonly double dr = colour.R - background.R, dg = colour.G - background.G, db = colour.B - background.B;
+    private readonly double norm = (colour.R - background.R) * (colour.R - background.R) + (colour.G - background.G) * (colour.G - background.G)
+                                   + (colour.B - background.B) * (colour.B - background.B);
+
+    /// <summary>The share of the pixel at <paramref name="rgb"/>[0..3].</summary>
+    public double Of(ReadOnlySpan<byte> rgb)
+    {
+        double a = ((rgb[0] - background.R) * dr + (rgb[1] - background.G) * dg + (rgb[2] - background.B) * db) / norm;
+        return a < Faint ? 0 : Math.Min(1, a);
+    }
+}
+
 /// <summary>A blob found in an image: as an object (box in image fractions), its size, and how well its shape fits.</summary>
 public sealed record ShapeDetection(ShapeObject Object, int Pixels, double Iou, bool Recognised);
 
@@ -164,22 +184,17 @@ public static class ShapesAnalyser
     /// </summary>
     private static float[] Alpha(RgbImage image, int[] ids, int id, ShapeColor color, (double R, double G, double B) bg, Window win)
     {
-        var (cr, cg, cb) = Rgb(color);
-        double dr = cr - bg.R, dg = cg - bg.G, db = cb - bg.B, norm = dr * dr + dg * dg + db * db;
+        var share = new ColourShare(Rgb(color), bg);
         var alpha = new float[win.Cols * win.Rows];
         for (int y = win.Top; y < win.Bottom; y++)
             for (int x = win.Left; x < win.Right; x++)
             {
                 int i = y * image.Width + x;
                 if (ids[i] >= 0 && ids[i] != id) continue;
-                var p = image.Rgb.AsSpan(i * 3, 3);
-                double a = ((p[0] - bg.R) * dr + (p[1] - bg.G) * dg + (p[2] - bg.B) * db) / norm;
-                alpha[(y - win.Top) * win.Cols + (x - win.Left)] = a < FaintAlpha ? 0 : (float)Math.Min(1, a);
+                alpha[(y - win.Top) * win.Cols + (x - win.Left)] = (float)share.Of(image.Rgb.AsSpan(i * 3, 3));
             }
         return alpha;
     }
-
-    private const double FaintAlpha = 0.2;
 
     /// <summary>Soft IoU between the alpha mask and a shape template drawn in the given box (window pixels).</summary>
     private static double SoftIou(ShapeKind kind, float[] alpha, Window win, (double X, double Y, double W, double H) box)

@@ -16,15 +16,7 @@ public sealed record ShapesBurr(double Cx, double Cy, double Radius, int Points,
     public override (double X, double Y, double R, double B) Box
         => (Outline.Min(p => p.X), Outline.Min(p => p.Y), Outline.Max(p => p.X), Outline.Max(p => p.Y));
 
-    public override bool Covers(double x, double y, int size)
-    {
-        double u = x / size, v = y / size;
-        bool inside = false;
-        var poly = Outline;
-        for (int i = 0, j = poly.Length - 1; i < poly.Length; j = i++)
-            if ((poly[i].Y > v) != (poly[j].Y > v) && u < (poly[j].X - poly[i].X) * (v - poly[i].Y) / (poly[j].Y - poly[i].Y) + poly[i].X) inside = !inside;
-        return inside;
-    }
+    public override bool Covers(double x, double y, int size) => ShapeGeometry.InPolygon(Outline, x / size, y / size);
 
     public bool Equals(ShapesBurr? other) => other is not null && (Cx, Cy, Radius, Points, Inner, Rotation, Jitter, Rgb) == (other.Cx, other.Cy, other.Radius, other.Points, other.Inner, other.Rotation, other.Jitter, other.Rgb);
 

@@ -50,17 +50,17 @@ public static class ShapesMarks
     }
 
     /// <summary>The boxes a new mark must keep clear of: the scene's objects and the marks placed before.</summary>
-    public static List<(double X, double Y, double R, double B)> Taken(ShapesScene scene, IEnumerable<ShapesMark> marks)
+    private static List<(double X, double Y, double R, double B)> Taken(ShapesScene scene, IEnumerable<ShapesMark> marks)
         => scene.Objects.Select(o => (o.X, o.Y, R: o.X + o.Width, B: o.Y + o.Height)).Concat(marks.Select(m => m.Box)).ToList();
 
     /// <summary>True when <paramref name="box"/> keeps <see cref="Margin"/> from the border and from every taken box.</summary>
-    public static bool Fits((double X, double Y, double R, double B) box, IEnumerable<(double X, double Y, double R, double B)> taken)
+    private static bool Fits((double X, double Y, double R, double B) box, IEnumerable<(double X, double Y, double R, double B)> taken)
         => box.X >= Margin && box.Y >= Margin && box.R <= 1 - Margin && box.B <= 1 - Margin
            && !taken.Any(t => box.X < t.R + Margin && t.X < box.R + Margin && box.Y < t.B + Margin && t.Y < box.B + Margin);
 
     /// <summary>A palette object colour other than the background or, half the time, a random colour at least
     /// <see cref="ShapesRecolor.MinContrast"/> from it.</summary>
-    public static (byte R, byte G, byte B) Colour(ShapeColor background, Random rng)
+    private static (byte R, byte G, byte B) Colour(ShapeColor background, Random rng)
     {
         var palette = ShapesVocabulary.ObjectColors.Where(c => c != background).ToArray();
         if (rng.NextDouble() < 0.5) return ShapesVocabulary.Rgb(palette[rng.Next(palette.Length)]);
@@ -74,7 +74,7 @@ public static class ShapesMarks
     /// <summary>True when the analyser, shown the mark alone on the background, recognises a shape in it (a short thick
     /// line can pass for a square, a blot with few points for a triangle or a cross; in orange or red such a reading
     /// would be a held-out pair).</summary>
-    public static bool ReadsAsShape(ShapesMark mark, ShapeColor background)
+    private static bool ReadsAsShape(ShapesMark mark, ShapeColor background)
     {
         var image = ShapesImages.Filled(ShapesRenderer.DefaultSize, ShapesRenderer.DefaultSize, ShapesVocabulary.Rgb(background));
         Draw(image, [mark]);

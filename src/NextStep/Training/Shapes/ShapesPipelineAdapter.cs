@@ -1,3 +1,4 @@
+using NextStep.Imaging;
 using NextStep.Pipeline;
 
 namespace NextStep.Training.Shapes;
@@ -32,10 +33,17 @@ public static class ShapesPipelineAdapter
     /// <paramref name="inner"/>'s images after a round trip through <paramref name="vae"/> (posterior mean, decoded):
     /// with the renderer as <paramref name="inner"/>, the best score a generator using this VAE can reach.
     /// </summary>
-    public static ShapesImageGenerator ThroughVae(ShapesImageGenerator inner, Model.AutoencoderKL vae) => (caption, seed) =>
+    public static ShapesImageGenerator ThroughVae(ShapesImageGenerator inner, Model.AutoencoderKL vae)
+    {
+        var roundTrip = RoundTrip(vae);
+        return (caption, seed) => roundTrip(inner(caption, seed));
+    }
+
+    /// <summary>An image encoded by <paramref name="vae"/> (posterior mean) and decoded again.</summary>
+    public static Func<RgbImage, RgbImage> RoundTrip(Model.AutoencoderKL vae) => image =>
     {
         using var scope = TorchSharp.torch.NewDisposeScope();
-        var (mean, _) = vae.EncodeMoments(Trainer.Pixels(inner(caption, seed)).unsqueeze(0));
+        var (mean, _) = vae.EncodeMoments(Trainer.Pixels(image).unsqueeze(0));
         return NextStepPipeline.ToImages(vae.Decode(mean))[0];
     };
 

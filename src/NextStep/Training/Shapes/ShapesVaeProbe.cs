@@ -9,15 +9,13 @@ public sealed record ShapesProbeCell(ShapeKind Shape, ShapeColor Color, double M
 /// <summary>
 /// Probes a VAE (or any image → image round trip) pair by pair: single objects of every shape in every object colour
 /// other than the background, 0.2–0.3 of the side at random places, are rendered, sent through the round trip and
-/// compared by their colour masks. The mask is how much of the object colour a pixel holds (its projection from the
-/// background colour onto the object colour, faint values below 0.2 cut, capped at 1), so both a blunted outline and a
+/// compared by their colour masks. The mask is how much of the object colour a pixel holds (<see cref="ColourShare"/>, as
+/// the analyser reads objects), so both a blunted outline and a
 /// shifted colour lower the score. A decoder that draws a shape well in most colours but not in one shows it at once:
 /// the default model's decoder keeps green circles and crosses but not green stars, the pair it never saw (docs/DEFAULT_MODEL.md, step 36).
 /// </summary>
 public static class ShapesVaeProbe
 {
-    private const double FaintMask = 0.2;
-
     /// <summary>One cell per shape kind and object colour other than <paramref name="background"/>, in enum order; the
     /// objects' sizes and places come from <paramref name="seed"/> and are the same for every cell. <paramref name="progress"/>
     /// hears of each finished cell.</summary>
@@ -55,20 +53,14 @@ public static class ShapesVaeProbe
     /// <summary>Soft IoU of the <paramref name="color"/> masks of two images of the same size on <paramref name="background"/> (1 when both are empty).</summary>
     public static double MaskIou(RgbImage a, RgbImage b, (byte R, byte G, byte B) color, (byte R, byte G, byte B) background)
     {
-        double dr = color.R - background.R, dg = color.G - background.G, db = color.B - background.B, norm = dr * dr + dg * dg + db * db;
+        var share = new ColourShare(color, (background.R, background.G, background.B));
         double inter = 0, union = 0;
         for (int i = 0; i < a.Width * a.Height; i++)
         {
-            double ma = Mask(a.Rgb, i), mb = Mask(b.Rgb, i);
+            double ma = share.Of(a.Rgb.AsSpan(3 * i, 3)), mb = share.Of(b.Rgb.AsSpan(3 * i, 3));
             inter += Math.Min(ma, mb);
             union += Math.Max(ma, mb);
         }
         return union == 0 ? 1 : inter / union;
-
-        double Mask(byte[] rgb, int i)
-        {
-            double v = ((rgb[3 * i] - background.R) * dr + (rgb[3 * i + 1] - background.G) * dg + (rgb[3 * i + 2] - background.B) * db) / norm;
-            return v < FaintMask ? 0 : Math.Min(1, v);
-        }
     }
 }
