@@ -25,6 +25,7 @@ public static class CliApp
             TrainCommand.Create(),
             TrainVaeCommand.Create(),
             TrainJudgeCommand.Create(),
+            TrainDetectorCommand.Create(),
             TrainDefaultCommand.Create(),
             RetokenizeCommand.Create(),
             GrowCommand.Create(),

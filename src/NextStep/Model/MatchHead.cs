@@ -116,29 +116,10 @@ public sealed class MatchHead : nn.Module<Tensor, Tensor>
         if (!Directory.Exists(dir)) return null;
         var config = MatchHeadConfig.Load(Path.Combine(dir, "config.json"));
         var headModule = new MatchHead(config);
-        try { Fill(headModule, dir); }
+        try { WeightFiles.Fill(headModule, dir, $"a match head of {config}"); }
         catch { headModule.Dispose(); throw; }
         headModule.eval();
         return headModule;
-    }
-
-    private static void Fill(MatchHead headModule, string dir)
-    {
-        var config = headModule.Config;
-        using var ck = SafeTensorsCheckpoint.Open(dir);
-        var expected = headModule.named_parameters().ToDictionary(p => p.name, p => p.parameter);
-        foreach (var name in ck.Names)
-            if (!expected.ContainsKey(name)) throw new NextStepException($"{dir}/model.safetensors: unexpected tensor \"{name}\" for a match head of {config}");
-        using (no_grad())
-            foreach (var (name, p) in expected)
-            {
-                if (!ck.Contains(name)) throw new NextStepException($"{dir}/model.safetensors: tensor \"{name}\" is missing");
-                var info = ck.Info(name);
-                if (!info.Shape.SequenceEqual(p.shape))
-                    throw new NextStepException($"{dir}/model.safetensors: \"{name}\" has shape [{string.Join(", ", info.Shape)}], expected [{string.Join(", ", p.shape)}]");
-                using var t = ck.Load(name, ScalarType.Float32);
-                p.copy_(t);
-            }
     }
 
     /// <summary>Writes config.json and model.safetensors (float32) into <paramref name="dir"/>.</summary>

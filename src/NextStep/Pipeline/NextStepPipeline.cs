@@ -2,6 +2,7 @@ using System.Diagnostics;
 using NextStep.Config;
 using NextStep.Imaging;
 using NextStep.Model;
+using NextStep.Training.Shapes;
 using NextStep.Sampling;
 using NextStep.Tokenization;
 using NextStep.Training;
@@ -50,6 +51,11 @@ public sealed class NextStepPipeline : IDisposable
     public PipelineVariant DefaultVariant { get; }
     /// <summary>The model folder's match head (<c>judge/</c>), weighed by best-of-K next to the caption likelihood; null when there is none.</summary>
     public MatchHead? MatchHead { get; init; }
+    /// <summary>
+    /// The model folder's Shapes detector (<c>detector/</c>): best-of-K prefers the candidates in which it finds every claim
+    /// of a caption it can read (<see cref="ShapesCaptionParser"/>); null when there is none.
+    /// </summary>
+    public ShapesDetector? Detector { get; init; }
 
     private NextStepConfig Config => Model.Config;
 
@@ -86,9 +92,14 @@ public sealed class NextStepPipeline : IDisposable
         }
         head?.to(model.Device);
         AutoencoderKL vae;
-        try { vae = AutoencoderKL.Load(VaeFolder(modelFolder, model.Config), model.DType, model.Device); }
+        ShapesDetector? detector = null;
+        try
+        {
+            vae = AutoencoderKL.Load(VaeFolder(modelFolder, model.Config), model.DType, model.Device);
+            detector = ShapesDetector.LoadFrom(modelFolder);
+        }
         catch { head?.Dispose(); throw; }
-        return new NextStepPipeline(model, tokenizer, vae, Describe(modelFolder).DefaultVariant) { MatchHead = head };
+        return new NextStepPipeline(model, tokenizer, vae, Describe(modelFolder).DefaultVariant) { MatchHead = head, Detector = detector };
     }
 
     /// <summary>Down factor and default variant of a model folder from its config files alone (validate requests before loading weights).</summary>
@@ -204,7 +215,7 @@ public sealed class NextStepPipeline : IDisposable
         // 6. best of K: each image's candidates are consecutive rows of its caption, judged as the pictures they became
         if (candidates > 1)
         {
-            var keep = BestCandidates(new CaptionScorer(Model, Tokenizer, request.Seed ?? 0, Vae, MatchHead), images, request.Captions, perCaption, candidates, new TokenGrid(gridH, gridW));
+            var keep = BestCandidates(new CaptionScorer(Model, Tokenizer, request.Seed ?? 0, Vae, MatchHead), Detector, images, request.Captions, perCaption, candidates, new TokenGrid(gridH, gridW));
             tokens = tokens.index_select(0, torch.tensor(keep, device: tokens.device));
             latents = latents.index_select(0, torch.tensor(keep, device: latents.device));
             pixels = pixels.index_select(0, torch.tensor(keep, device: pixels.device));
@@ -224,17 +235,29 @@ public sealed class NextStepPipeline : IDisposable
         return result;
     }
 
-    /// <summary>Of each run of K images (captions·n runs), the index of the one <see cref="CaptionScorer.ScoreImages"/> rates highest (with the match head when there is one).</summary>
-    private static long[] BestCandidates(CaptionScorer scorer, IReadOnlyList<RgbImage> images, IReadOnlyList<string> captions, int perCaption, int candidates, TokenGrid grid)
+    /// <summary>
+    /// Of each run of K images (captions·n runs), the index of the one <see cref="CaptionScorer.ScoreImages"/> rates
+    /// highest (with the match head when there is one); with a detector, among the candidates in which it finds every
+    /// claim of the caption when there are such (captions it cannot read, or other picture sizes, leave the choice to the scorer).
+    /// </summary>
+    private static long[] BestCandidates(CaptionScorer scorer, ShapesDetector? detector, IReadOnlyList<RgbImage> images, IReadOnlyList<string> captions, int perCaption, int candidates, TokenGrid grid)
     {
         var keep = new List<long>();
         for (int c = 0; c < captions.Count; c++)
+        {
+            var spec = detector is not null && images[0].Width == detector.Config.ImageSize && images[0].Height == detector.Config.ImageSize
+                ? ShapesCaptionParser.Parse(captions[c]) : null;
             for (int i = 0; i < perCaption; i++)
             {
                 int first = (c * perCaption + i) * candidates;
-                using var scores = scorer.ScoreImages(captions[c], images.Skip(first).Take(candidates).ToList(), grid);
-                keep.Add(first + scores.argmax().item<long>());
+                var group = images.Skip(first).Take(candidates).ToList();
+                using var scores = scorer.ScoreImages(captions[c], group, grid);
+                var order = scores.to(ScalarType.Float32, CPU).data<float>().ToArray();
+                var found = spec is null ? null : detector!.Detect(group).Select(d => d.Judge(spec).Correct).ToArray();
+                int best = Enumerable.Range(0, candidates).MaxBy(j => (found?[j] ?? false, order[j]));
+                keep.Add(first + best);
             }
+        }
         return [.. keep];
     }
 
@@ -279,5 +302,6 @@ public sealed class NextStepPipeline : IDisposable
         Model.Dispose();
         Vae.Dispose();
         MatchHead?.Dispose();
+        Detector?.Dispose();
     }
 }

@@ -1,0 +1,199 @@
+using NextStep.Config;
+using NextStep.Imaging;
+using NextStep.Loading;
+using NextStep.Model;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace NextStep.Training.Shapes;
+
+/// <summary>
+/// <c>detector/config.json</c> of a model folder: the convolutions of its <see cref="ShapesDetector"/> (output channels
+/// and stride of each 3×3 layer; the strides' product is the grid cell in pixels), the picture size it reads, and the
+/// peak score from which a heatmap maximum counts as an object.
+/// </summary>
+public sealed record ShapesDetectorConfig(IReadOnlyList<int> Channels, IReadOnlyList<int> Strides, int ImageSize = ShapesRenderer.DefaultSize, double Threshold = ShapesDetectorConfig.DefaultThreshold)
+{
+    public const string FolderName = "detector";
+    public const string ModelType = "nextstep_shapes_detector";
+    public const double DefaultThreshold = 0.3;
+
+    public static ShapesDetectorConfig Default { get; } = new([32, 48, 64, 64, 64, 64, 64], [1, 2, 1, 2, 1, 1, 1]);
+
+    /// <summary>Cells per side of the output grid.</summary>
+    public int GridSize => ImageSize / Strides.Aggregate(1, (a, s) => a * s);
+
+    public void Save(string path)
+    {
+        var j = new System.Text.Json.Nodes.JsonObject
+        {
+            ["model_type"] = ModelType,
+            ["channels"] = new System.Text.Json.Nodes.JsonArray([.. Channels.Select(c => (System.Text.Json.Nodes.JsonNode)c)]),
+            ["strides"] = new System.Text.Json.Nodes.JsonArray([.. Strides.Select(c => (System.Text.Json.Nodes.JsonNode)c)]),
+            ["image_size"] = ImageSize,
+            ["threshold"] = Threshold,
+        };
+        File.WriteAllText(path, j.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
+    }
+
+    public static ShapesDetectorConfig Load(string path)
+    {
+        var j = JsonConfig.Load(path);
+        if (j.StringOrNull("model_type") is { } t && t != ModelType)
+            throw new NextStepException($"{path}: model_type \"{t}\" is not a Shapes detector (expected \"{ModelType}\")");
+        var c = new ShapesDetectorConfig(j.IntArray("channels"), j.IntArray("strides"), j.Int("image_size", ShapesRenderer.DefaultSize), j.Double("threshold", DefaultThreshold));
+        int cell = c.Strides.Aggregate(1, (a, s) => a * Math.Max(s, 1));
+        if (c.Channels.Count == 0 || c.Channels.Count != c.Strides.Count || c.Channels.Any(x => x < 16) || c.Strides.Any(s => s is < 1 or > 2)
+            || c.ImageSize < 8 || c.ImageSize % cell != 0 || !(c.Threshold is > 0 and < 1))
+            throw new NextStepException($"{path}: expected as many channels (each ≥ 16) as strides (each 1 or 2), image_size ({c.ImageSize}) divisible by the strides' product ({cell}) and a threshold between 0 and 1 (got {c.Threshold})");
+        return c;
+    }
+}
+
+/// <summary>An object the detector found: its shape, colour and centre (image fractions), and its peak score.</summary>
+public sealed record DetectedObject(ShapeKind Shape, ShapeColor Color, double CenterX, double CenterY, double Score)
+{
+    /// <summary>As a zero-sized <see cref="ShapeObject"/> at the centre, which is all <see cref="ShapesJudge"/> reads.</summary>
+    public ShapeObject ToShapeObject() => new(Shape, Color, CenterX, CenterY, 0, 0);
+}
+
+/// <summary>What the detector read in one picture.</summary>
+public sealed record ShapesDetection(ShapeColor Background, IReadOnlyList<DetectedObject> Objects)
+{
+    /// <summary><see cref="ShapesJudge"/> on the detected objects.</summary>
+    public ShapesVerdict Judge(ShapesSpec spec) => ShapesJudge.Judge(spec, Background, [.. Objects.Select(o => o.ToShapeObject())]);
+}
+
+/// <summary>
+/// A small convolutional object detector for the Shapes world, CenterNet style: 3×3 convolutions with GroupNorm and
+/// ReLU down to a grid of cells, then per cell one centre heatmap per shape, logits of the object colours and the
+/// centre's offset inside the cell, and background logits from the mean of all cells. Trained on renderer scenes of
+/// the train split seen through the model's VAE (<see cref="ShapesDetectorTrainer"/>); best-of-K uses it as a
+/// verifier of the caption's claims (<see cref="Pipeline.CaptionScorer"/>).
+/// </summary>
+public sealed class ShapesDetector : nn.Module<Tensor, (Tensor Cells, Tensor Background)>
+{
+    public static readonly ShapeKind[] Shapes = ShapesVocabulary.Kinds;
+    public static readonly ShapeColor[] Colors = ShapesVocabulary.ObjectColors;
+    public static readonly ShapeColor[] Backgrounds = [.. ShapesVocabulary.BackgroundColors];
+
+    /// <summary>Output channels per cell: heatmaps, colour logits, offsets (x, y).</summary>
+    public static int CellChannels => Shapes.Length + Colors.Length + 2;
+
+    private readonly ModuleList<ConvLayer> convs;
+    private readonly ModuleList<GroupNorm> norms;
+    private readonly ConvLayer cells;
+    private readonly TorchSharp.Modules.Linear background;
+
+    public ShapesDetectorConfig Config { get; }
+
+    public ShapesDetector(ShapesDetectorConfig config) : base(nameof(ShapesDetector))
+    {
+        Config = config;
+        var layers = new List<ConvLayer>();
+        var groupNorms = new List<GroupNorm>();
+        int inChannels = 3;
+        for (int i = 0; i < config.Channels.Count; i++)
+        {
+            layers.Add(new ConvLayer(inChannels, config.Channels[i], 3, config.Strides[i], 1, ScalarType.Float32, CPU));
+            groupNorms.Add(nn.GroupNorm(8, config.Channels[i]));
+            inChannels = config.Channels[i];
+        }
+        convs = new ModuleList<ConvLayer>([.. layers]);
+        norms = new ModuleList<GroupNorm>([.. groupNorms]);
+        cells = new ConvLayer(inChannels, CellChannels, 1, 1, 0, ScalarType.Float32, CPU);
+        background = nn.Linear(inChannels, Backgrounds.Length);
+        RegisterComponents();
+        Initialise();
+    }
+
+    /// <summary>
+    /// Conv weights and biases U(−1/√fan_in, 1/√fan_in) as PyTorch's default; GroupNorm weight 1 and bias 0 (TorchSharp
+    /// 0.107's GroupNorm leaves them uninitialised); heatmap biases −2.19 (a 0.1 prior, as CenterNet).
+    /// </summary>
+    private void Initialise()
+    {
+        using var noGrad = no_grad();
+        foreach (var norm in norms)
+            foreach (var (name, p) in norm.named_parameters())
+                if (name == "weight") nn.init.ones_(p); else p.zero_();
+        foreach (var conv in convs.Append(cells))
+        {
+            var p = conv.named_parameters().ToDictionary(x => x.name, x => x.parameter);
+            double bound = 1.0 / Math.Sqrt(p["weight"].shape[1] * p["weight"].shape[2] * p["weight"].shape[3]);
+            p["weight"].uniform_(-bound, bound);
+            p["bias"].uniform_(-bound, bound);
+        }
+        var cellBias = cells.named_parameters().First(x => x.name == "bias").parameter;
+        using Scalar prior = -2.19;
+        cellBias[..Shapes.Length].fill_(prior);
+    }
+
+    /// <summary>Pixels [B, 3, S, S] in [−1, 1] → cell outputs [B, <see cref="CellChannels"/>, G, G] and background logits [B, 3].</summary>
+    public override (Tensor Cells, Tensor Background) forward(Tensor pixels)
+    {
+        if (pixels.dim() != 4 || pixels.shape[1] != 3 || pixels.shape[2] != Config.ImageSize || pixels.shape[3] != Config.ImageSize)
+            throw new NextStepException($"Shapes detector: pixels have shape [{string.Join(", ", pixels.shape)}], expected [B, 3, {Config.ImageSize}, {Config.ImageSize}]");
+        var x = pixels;
+        for (int i = 0; i < convs.Count; i++) x = nn.functional.relu(norms[i].forward(convs[i].forward(x)));
+        return (cells.forward(x), background.forward(x.mean([2, 3])));
+    }
+
+    /// <summary>The objects and background in each picture: heatmap maxima (3×3 neighbourhood) of at least <paramref name="threshold"/> (default: the config's).</summary>
+    public IReadOnlyList<ShapesDetection> Detect(IReadOnlyList<RgbImage> images, double? threshold = null)
+    {
+        double minimum = threshold ?? Config.Threshold;
+        if (images.Any(im => im.Width != Config.ImageSize || im.Height != Config.ImageSize))
+            throw new NextStepException($"Shapes detector: it reads {Config.ImageSize}×{Config.ImageSize} pictures, got {string.Join(", ", images.Select(im => $"{im.Width}×{im.Height}").Distinct())}");
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var (output, bg) = forward(Pipeline.NextStepPipeline.ToPixels(images));
+        int k = Shapes.Length, g = Config.GridSize;
+        var heat = output[.., ..k].sigmoid();
+        var (best, shape) = heat.max(1);
+        var peak = best.eq(nn.functional.max_pool2d(best.unsqueeze(1), 3, 1, 1).squeeze(1));
+        var colour = output[.., k..(k + Colors.Length)].argmax(1);
+        var offset = output[.., (k + Colors.Length)..].sigmoid();
+        var bgIndex = bg.argmax(1).data<long>().ToArray();
+        float[] bestA = best.contiguous().data<float>().ToArray(), offA = offset.contiguous().data<float>().ToArray();
+        long[] shapeA = shape.contiguous().data<long>().ToArray(), colourA = colour.contiguous().data<long>().ToArray();
+        bool[] peakA = peak.contiguous().data<bool>().ToArray();
+        var result = new List<ShapesDetection>();
+        for (int b = 0; b < images.Count; b++)
+        {
+            var objects = new List<DetectedObject>();
+            for (int cell = 0; cell < g * g; cell++)
+            {
+                int i = b * g * g + cell;
+                if (!peakA[i] || bestA[i] < minimum) continue;
+                int row = cell / g, col = cell % g;
+                double ox = offA[(b * 2) * g * g + cell], oy = offA[(b * 2 + 1) * g * g + cell];
+                objects.Add(new DetectedObject(Shapes[shapeA[i]], Colors[colourA[i]], (col + ox) / g, (row + oy) / g, bestA[i]));
+            }
+            result.Add(new ShapesDetection(Backgrounds[bgIndex[b]], objects));
+        }
+        return result;
+    }
+
+    /// <summary>Loads <c>detector/</c> (config.json, model.safetensors) of a model folder; null when the folder has none.</summary>
+    public static ShapesDetector? LoadFrom(string modelFolder)
+    {
+        var dir = Path.Combine(modelFolder, ShapesDetectorConfig.FolderName);
+        if (!Directory.Exists(dir)) return null;
+        var detector = new ShapesDetector(ShapesDetectorConfig.Load(Path.Combine(dir, "config.json")));
+        try { WeightFiles.Fill(detector, dir, $"a Shapes detector with channels [{string.Join(", ", detector.Config.Channels)}] and strides [{string.Join(", ", detector.Config.Strides)}]"); }
+        catch { detector.Dispose(); throw; }
+        detector.eval();
+        return detector;
+    }
+
+    /// <summary>Writes config.json and model.safetensors (float32) into <paramref name="dir"/>.</summary>
+    public void Save(string dir)
+    {
+        Directory.CreateDirectory(dir);
+        Config.Save(Path.Combine(dir, "config.json"));
+        SafeTensorsWriter.Save(Path.Combine(dir, "model.safetensors"),
+            named_parameters().Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter.detach().contiguous())));
+    }
+}

@@ -1,0 +1,109 @@
+using NextStep.Model;
+using NextStep.Tests.Support;
+using NextStep.Training.Shapes;
+using TorchSharp;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace NextStep.Tests.Shapes;
+
+/// <summary>The Shapes detector (<c>detector/</c>): its training targets, training, and its files.</summary>
+[Collection(GlobalRngCollection.Name)]
+public class ShapesDetectorTests
+{
+    private static readonly ShapesDetectorConfig Small = new([16, 16, 16, 16], [1, 2, 2, 1]);
+
+    [Fact]
+    public void TargetsMarkEachObjectsCentreCell()
+    {
+        // A red circle with its box at (0.1, 0.2), 0.25 wide: centre (0.225, 0.325) → 3.6, 5.2 cells on the 16×16 grid:
+        // cell (x 3, y 5), offset (0.6, 0.2); σ = 0.25·16/6 = 2/3 cell, so the cell beside it gets exp(−1/(2σ²)) = exp(−1.125).
+        // A blue star on the right; a black background.
+        var scene = new ShapesScene("x", new ShapesSpec(ShapesCategory.TwoObjects, [new(ShapeKind.Circle), new(ShapeKind.Star)]), ShapeColor.Black,
+            [new(ShapeKind.Circle, ShapeColor.Red, 0.1, 0.2, 0.25, 0.25), new(ShapeKind.Star, ShapeColor.Blue, 0.7, 0.6, 0.2, 0.2)]);
+        var t = ShapesDetectorTrainer.Targets(ShapesDetectorConfig.Default, [scene]);
+        Assert.Equal(new long[] { 1, 5, 16, 16 }, t.Heatmap.shape);
+        int circle = Array.IndexOf(ShapesDetector.Shapes, ShapeKind.Circle), star = Array.IndexOf(ShapesDetector.Shapes, ShapeKind.Star);
+        Assert.Equal(1f, t.Heatmap[0, circle, 5, 3].item<float>());
+        Assert.Equal(Math.Exp(-1.125), t.Heatmap[0, circle, 5, 4].item<float>(), 5);
+        Assert.Equal(0f, t.Heatmap[0, star, 5, 3].item<float>(), 6);
+        // the star: centre (0.8, 0.7) → cell (12, 11), offset (0.8, 0.2)
+        Assert.Equal(1f, t.Heatmap[0, star, 11, 12].item<float>());
+        Assert.Equal(2L, t.CenterMask.sum().item<long>());
+        Assert.True(t.CenterMask[0, 5, 3].item<bool>() && t.CenterMask[0, 11, 12].item<bool>());
+        Assert.Equal(Array.IndexOf(ShapesDetector.Colors, ShapeColor.Red), t.Color[0, 5, 3].item<long>());
+        Assert.Equal(Array.IndexOf(ShapesDetector.Colors, ShapeColor.Blue), t.Color[0, 11, 12].item<long>());
+        Assert.Equal(-100L, t.Color[0, 0, 0].item<long>());
+        Assert.Equal(0.6, t.Offset[0, 0, 5, 3].item<float>(), 5);
+        Assert.Equal(0.2, t.Offset[0, 1, 5, 3].item<float>(), 5);
+        Assert.Equal(0.8, t.Offset[0, 0, 11, 12].item<float>(), 5);
+        Assert.Equal(Array.IndexOf(ShapesDetector.Backgrounds, ShapeColor.Black), t.Background[0].item<long>());
+    }
+
+    [Fact]
+    public void AMirroredSceneHasItsCentresMirrored()
+    {
+        var scene = ShapesSampler.Sample(17, ShapesSplit.Train);
+        var mirrored = ShapesDetectorTrainer.Mirrored(scene);
+        for (int i = 0; i < scene.Objects.Count; i++)
+        {
+            Assert.Equal(1 - scene.Objects[i].CenterX, mirrored.Objects[i].CenterX, 12);
+            Assert.Equal(scene.Objects[i].CenterY, mirrored.Objects[i].CenterY, 12);
+            Assert.Equal(scene.Objects[i].Shape, mirrored.Objects[i].Shape);
+        }
+    }
+
+    /// <summary>Eighty steps of a small detector on pictures through the committed VAE: the loss falls.</summary>
+    [Fact]
+    public void TrainingLowersTheLoss()
+    {
+        using var vae = AutoencoderKL.Load(Path.Combine(Fixtures.DefaultModel, "vae"));
+        var losses = new List<double>();
+        var options = new ShapesDetectorTrainingOptions { Steps = 80, BatchSize = 16, PoolScenes = 32, WarmupSteps = 5, LearningRate = 5e-3, Seed = 4, Config = Small };
+        using var detector = ShapesDetectorTrainer.Train(vae, options, (_, l) => losses.Add(l.Total));
+        Assert.Equal(80, losses.Count);
+        double first = losses.Take(10).Average(), last = losses.Skip(70).Average();
+        Assert.True(last < first - 0.5, $"loss went from {first:F3} (first 10 steps) to {last:F3} (last 10)");
+    }
+
+    [Fact]
+    public void SavedDetectorLoadsBackAndBadFilesAreNamed()
+    {
+        var dir = Directory.CreateTempSubdirectory("shapes-detector-").FullName;
+        try
+        {
+            torch.manual_seed(3);
+            using var detector = new ShapesDetector(Small with { Threshold = 0.4 });
+            detector.Save(Path.Combine(dir, ShapesDetectorConfig.FolderName));
+            using var back = ShapesDetector.LoadFrom(dir)!;
+            Assert.Equal(detector.Config.Channels, back.Config.Channels);
+            Assert.Equal(detector.Config.Strides, back.Config.Strides);
+            Assert.Equal(0.4, back.Config.Threshold);
+            using var x = rand(2, 3, 64, 64);
+            detector.eval();
+            TensorAssert.Close(detector.forward(x).Cells, back.forward(x).Cells, atol: 0, what: "loaded detector");
+            Assert.Null(ShapesDetector.LoadFrom(Path.Combine(dir, "nowhere")));
+            var e = Assert.Throws<NextStepException>(() => back.forward(rand(1, 3, 32, 32)));
+            Assert.Contains("expected [B, 3, 64, 64]", e.Message);
+
+            var config = Path.Combine(dir, ShapesDetectorConfig.FolderName, "config.json");
+            string good = File.ReadAllText(config);
+            File.WriteAllText(config, good.Replace("\"threshold\": 0.4", "\"threshold\": 1.5"));
+            e = Assert.Throws<NextStepException>(() => ShapesDetector.LoadFrom(dir));
+            Assert.Contains("config.json", e.Message);
+            Assert.Contains("threshold between 0 and 1 (got 1.5)", e.Message);
+
+            File.WriteAllText(config, good.Replace("\"model_type\": \"nextstep_shapes_detector\"", "\"model_type\": \"nextstep\""));
+            e = Assert.Throws<NextStepException>(() => ShapesDetector.LoadFrom(dir));
+            Assert.Contains("model_type \"nextstep\" is not a Shapes detector", e.Message);
+
+            using (var wider = new ShapesDetector(Small with { Channels = [16, 16, 16, 32] })) wider.Save(Path.Combine(dir, "wider"));
+            File.Copy(Path.Combine(dir, "wider", "model.safetensors"), Path.Combine(dir, ShapesDetectorConfig.FolderName, "model.safetensors"), true);
+            File.WriteAllText(config, good);
+            e = Assert.Throws<NextStepException>(() => ShapesDetector.LoadFrom(dir));
+            Assert.Contains("model.safetensors", e.Message);
+            Assert.Matches("\"[a-z_.0-9]+\" has shape \\[[0-9, ]+\\], expected \\[[0-9, ]+\\]", e.Message);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+}
