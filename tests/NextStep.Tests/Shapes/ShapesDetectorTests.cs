@@ -53,6 +53,19 @@ public class ShapesDetectorTests
         }
     }
 
+    [Fact]
+    public void EveryParameterGetsAGradient()
+    {
+        torch.manual_seed(6);
+        using var detector = new ShapesDetector(Small);
+        var scenes = new[] { ShapesSampler.Sample(3, ShapesSplit.Train), ShapesSampler.Sample(4, ShapesSplit.Train) };
+        using Scalar two = 2, one = 1;
+        var (cells, background) = detector.forward(rand(2, 3, 64, 64).mul(two).sub(one));
+        ShapesDetectorTrainer.Loss(cells, background, ShapesDetectorTrainer.Targets(Small, scenes)).Loss.backward();
+        foreach (var (name, p) in detector.named_parameters())
+            Assert.True(p.grad is { } g && g.abs().sum().item<float>() > 0, $"{name} has no gradient");
+    }
+
     /// <summary>Eighty steps of a small detector on pictures through the committed VAE: the loss falls.</summary>
     [Fact]
     public void TrainingLowersTheLoss()

@@ -128,6 +128,7 @@ public sealed class ShapesDetector : nn.Module<Tensor, (Tensor Cells, Tensor Bac
         var cellBias = cells.named_parameters().First(x => x.name == "bias").parameter;
         using Scalar prior = -2.19;
         cellBias[..Shapes.Length].fill_(prior);
+        foreach (var p in parameters()) p.requires_grad_(true); // ConvLayer's parameters start without gradients
     }
 
     /// <summary>Pixels [B, 3, S, S] in [−1, 1] → cell outputs [B, <see cref="CellChannels"/>, G, G] and background logits [B, 3].</summary>

@@ -16,6 +16,12 @@ public sealed record ShapesDetectorTrainingOptions
     public int FirstScene { get; init; } = 7_000_000;
     /// <summary>Largest α of the noise z + α·ε added to each pool image's latent before decoding (α ~ U[0, max] per image).</summary>
     public double LatentNoise { get; init; } = 0.3;
+    /// <summary>
+    /// Fraction of objects drawn in a random colour instead of their palette colour (<see cref="ShapesRecolor"/>: never
+    /// one that would read as a held-out pair), so that shapes are told apart whatever their colour; their colour is not
+    /// a training target.
+    /// </summary>
+    public double Recolor { get; init; }
     public double LearningRate { get; init; } = 2e-3;
     public int WarmupSteps { get; init; } = 100;
     public long Seed { get; init; } = 21;
@@ -25,8 +31,8 @@ public sealed record ShapesDetectorTrainingOptions
 
     public ShapesDetectorTrainingOptions Validate()
     {
-        if (Steps < 1 || BatchSize < 1 || PoolScenes < 1 || FirstScene < 0 || WarmupSteps < 0 || SnapshotEvery < 0 || !(LearningRate > 0) || !(LatentNoise >= 0))
-            throw new NextStepException($"detector training: expected steps, batch and pool ≥ 1, first scene, warm-up and latent noise ≥ 0 and a positive learning rate (got {Steps}, {BatchSize}, {PoolScenes}, {FirstScene}, {WarmupSteps}, {LatentNoise}, {LearningRate})");
+        if (Steps < 1 || BatchSize < 1 || PoolScenes < 1 || FirstScene < 0 || WarmupSteps < 0 || SnapshotEvery < 0 || !(LearningRate > 0) || !(LatentNoise >= 0) || !(Recolor is >= 0 and <= 1))
+            throw new NextStepException($"detector training: expected steps, batch and pool ≥ 1, first scene, warm-up and latent noise ≥ 0, a positive learning rate and a recolour fraction in [0, 1] (got {Steps}, {BatchSize}, {PoolScenes}, {FirstScene}, {WarmupSteps}, {LatentNoise}, {LearningRate}, {Recolor})");
         return this;
     }
 }
@@ -50,7 +56,10 @@ public static class ShapesDetectorTrainer
         options.Validate();
         torch.manual_seed(options.Seed);
         var scenes = Enumerable.Range(0, options.PoolScenes).Select(i => ShapesSampler.Sample(options.FirstScene + i, ShapesSplit.Train)).ToArray();
-        using var pool = SeenThroughVae(vae, scenes, options.LatentNoise, poolProgress);
+        var recolorRng = new Random((int)options.Seed + 1);
+        var colors = scenes.Select(s => ShapesRecolor.Colors(s, recolorRng, options.Recolor)).ToArray();
+        using var pool = SeenThroughVae(vae, scenes, options.LatentNoise, poolProgress, colors);
+        var palette = scenes.Select((s, i) => s.Objects.Select((o, j) => colors[i][j] == ShapesVocabulary.Rgb(o.Color)).ToArray()).ToArray();
         var detector = new ShapesDetector(options.Config ?? ShapesDetectorConfig.Default);
         detector.train();
         var groups = ParameterGroups.Official(detector, 0.01);
@@ -61,7 +70,7 @@ public static class ShapesDetectorTrainer
             using var scope = NewDisposeScope();
             var picks = Enumerable.Range(0, options.BatchSize).Select(_ => (Index: rng.Next(scenes.Length), Mirror: rng.Next(2) == 1)).ToArray();
             var pixels = Batch(pool, picks);
-            var targets = Targets(detector.Config, [.. picks.Select(p => p.Mirror ? Mirrored(scenes[p.Index]) : scenes[p.Index])]);
+            var targets = Targets(detector.Config, [.. picks.Select(p => p.Mirror ? Mirrored(scenes[p.Index]) : scenes[p.Index])], [.. picks.Select(p => palette[p.Index])]);
             var (cells, background) = detector.forward(pixels);
             var (loss, parts) = Loss(cells, background, targets);
             log?.Invoke(step, parts);
@@ -83,8 +92,11 @@ public static class ShapesDetectorTrainer
         return o.LearningRate * 0.5 * (1 + Math.Cos(Math.PI * progress));
     }
 
-    /// <summary>The scenes rendered, encoded (posterior mean), noised, decoded and rounded to 8 bits: uint8 [N, 3, S, S].</summary>
-    public static Tensor SeenThroughVae(AutoencoderKL vae, IReadOnlyList<ShapesScene> scenes, double latentNoise, Action<int>? progress = null)
+    /// <summary>
+    /// The scenes rendered (each object in its colour of <paramref name="objectRgb"/> when given), encoded (posterior
+    /// mean), noised, decoded and rounded to 8 bits: uint8 [N, 3, S, S].
+    /// </summary>
+    public static Tensor SeenThroughVae(AutoencoderKL vae, IReadOnlyList<ShapesScene> scenes, double latentNoise, Action<int>? progress = null, IReadOnlyList<IReadOnlyList<(byte R, byte G, byte B)>>? objectRgb = null)
     {
         using var noGrad = no_grad();
         var chunks = new List<Tensor>();
@@ -92,7 +104,7 @@ public static class ShapesDetectorTrainer
         {
             using var scope = NewDisposeScope();
             var batch = scenes.Skip(i).Take(32).ToArray();
-            var pixels = NextStepPipeline.ToPixels(batch.Select(s => ShapesRenderer.Render(s)));
+            var pixels = NextStepPipeline.ToPixels(batch.Select((s, j) => ShapesRenderer.Render(s, objectRgb: objectRgb?[i + j])));
             var (mean, _) = vae.EncodeMoments(pixels.to(vae.DType, vae.Device));
             var alpha = rand([mean.shape[0], 1, 1, 1], mean.dtype, mean.device);
             using Scalar max = latentNoise;
@@ -123,9 +135,10 @@ public static class ShapesDetectorTrainer
     /// <summary>
     /// Heatmap [B, shapes, G, G]: for each object, exp(−d²/2σ²) over cells d away from its centre cell (1 there),
     /// σ = size·G/6, the largest value where objects of a shape overlap; centre mask [B, G, G]; the centre cell's
-    /// colour index [B, G, G] (−100 elsewhere) and offset inside the cell [B, 2, G, G]; background index [B].
+    /// colour index [B, G, G] (−100 elsewhere, and for objects not in their palette colour: <paramref name="paletteColored"/>
+    /// false) and offset inside the cell [B, 2, G, G]; background index [B].
     /// </summary>
-    public static DetectorTargets Targets(ShapesDetectorConfig config, IReadOnlyList<ShapesScene> scenes)
+    public static DetectorTargets Targets(ShapesDetectorConfig config, IReadOnlyList<ShapesScene> scenes, IReadOnlyList<bool[]>? paletteColored = null)
     {
         int g = config.GridSize, k = ShapesDetector.Shapes.Length, n = scenes.Count;
         var heat = new float[n * k * g * g];
@@ -136,8 +149,9 @@ public static class ShapesDetectorTrainer
         for (int b = 0; b < n; b++)
         {
             background[b] = Array.IndexOf(ShapesDetector.Backgrounds, scenes[b].Background);
-            foreach (var o in scenes[b].Objects)
+            for (int j = 0; j < scenes[b].Objects.Count; j++)
             {
+                var o = scenes[b].Objects[j];
                 double fx = o.CenterX * g, fy = o.CenterY * g;
                 int cx = Math.Clamp((int)fx, 0, g - 1), cy = Math.Clamp((int)fy, 0, g - 1), s = Array.IndexOf(ShapesDetector.Shapes, o.Shape);
                 double sigma = Math.Max(0.5, Math.Max(o.Width, o.Height) * g / 6);
@@ -149,7 +163,7 @@ public static class ShapesDetectorTrainer
                     }
                 int cell = (b * g + cy) * g + cx;
                 mask[cell] = true;
-                color[cell] = Array.IndexOf(ShapesDetector.Colors, o.Color);
+                color[cell] = paletteColored is null || paletteColored[b][j] ? Array.IndexOf(ShapesDetector.Colors, o.Color) : -100;
                 offset[((b * 2) * g + cy) * g + cx] = (float)(fx - cx);
                 offset[((b * 2 + 1) * g + cy) * g + cx] = (float)(fy - cy);
             }
