@@ -2,9 +2,27 @@ using static TorchSharp.torch;
 
 namespace NextStep.Loading;
 
-/// <summary>Fills a small module's parameters from <c>model.safetensors</c> of a folder, by name and shape.</summary>
+/// <summary>A small module's folder: config.json and its parameters in <c>model.safetensors</c> (float32), read by name and shape.</summary>
 public static class WeightFiles
 {
+    /// <summary>Writes config.json (by <paramref name="saveConfig"/>) and model.safetensors of <paramref name="module"/> into <paramref name="dir"/>.</summary>
+    public static void Save(nn.Module module, string dir, Action<string> saveConfig)
+    {
+        Directory.CreateDirectory(dir);
+        saveConfig(Path.Combine(dir, "config.json"));
+        SafeTensorsWriter.Save(Path.Combine(dir, "model.safetensors"),
+            module.named_parameters().Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter.detach().contiguous())));
+    }
+
+    /// <summary><see cref="Fill"/>, then evaluation mode; the module is disposed when its files are refused.</summary>
+    public static T Loaded<T>(T module, string dir, string what) where T : nn.Module
+    {
+        try { Fill(module, dir, what); }
+        catch { module.Dispose(); throw; }
+        module.eval();
+        return module;
+    }
+
     /// <summary>
     /// Copies every parameter of <paramref name="module"/> from <c>dir/model.safetensors</c>; a missing, extra or
     /// misshapen tensor is an error naming the file, the tensor and <paramref name="what"/> was expected.

@@ -115,21 +115,11 @@ public sealed class MatchHead : nn.Module<Tensor, Tensor>
         var dir = Path.Combine(modelFolder, MatchHeadConfig.FolderName);
         if (!Directory.Exists(dir)) return null;
         var config = MatchHeadConfig.Load(Path.Combine(dir, "config.json"));
-        var headModule = new MatchHead(config);
-        try { WeightFiles.Fill(headModule, dir, $"a match head of {config}"); }
-        catch { headModule.Dispose(); throw; }
-        headModule.eval();
-        return headModule;
+        return WeightFiles.Loaded(new MatchHead(config), dir, $"a match head of {config}");
     }
 
     /// <summary>Writes config.json and model.safetensors (float32) into <paramref name="dir"/>.</summary>
-    public void Save(string dir)
-    {
-        Directory.CreateDirectory(dir);
-        Config.Save(Path.Combine(dir, "config.json"));
-        SafeTensorsWriter.Save(Path.Combine(dir, "model.safetensors"),
-            named_parameters().Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter.detach().contiguous())));
-    }
+    public void Save(string dir) => WeightFiles.Save(this, dir, Config.Save);
 }
 
 /// <summary>Pre-norm transformer block; the optional mask [B, 1, 1, S] marks the positions attention may read.</summary>

@@ -182,19 +182,10 @@ public sealed class ShapesDetector : nn.Module<Tensor, (Tensor Cells, Tensor Bac
     {
         var dir = Path.Combine(modelFolder, ShapesDetectorConfig.FolderName);
         if (!Directory.Exists(dir)) return null;
-        var detector = new ShapesDetector(ShapesDetectorConfig.Load(Path.Combine(dir, "config.json")));
-        try { WeightFiles.Fill(detector, dir, $"a Shapes detector with channels [{string.Join(", ", detector.Config.Channels)}] and strides [{string.Join(", ", detector.Config.Strides)}]"); }
-        catch { detector.Dispose(); throw; }
-        detector.eval();
-        return detector;
+        var config = ShapesDetectorConfig.Load(Path.Combine(dir, "config.json"));
+        return WeightFiles.Loaded(new ShapesDetector(config), dir, $"a Shapes detector with channels [{string.Join(", ", config.Channels)}] and strides [{string.Join(", ", config.Strides)}]");
     }
 
     /// <summary>Writes config.json and model.safetensors (float32) into <paramref name="dir"/>.</summary>
-    public void Save(string dir)
-    {
-        Directory.CreateDirectory(dir);
-        Config.Save(Path.Combine(dir, "config.json"));
-        SafeTensorsWriter.Save(Path.Combine(dir, "model.safetensors"),
-            named_parameters().Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter.detach().contiguous())));
-    }
+    public void Save(string dir) => WeightFiles.Save(this, dir, Config.Save);
 }
