@@ -91,14 +91,14 @@ public sealed class NextStepPipeline : IDisposable
             throw new NextStepException($"{modelFolder}/{MatchHeadConfig.FolderName}/config.json: input_size {head.Config.InputSize} does not fit this model (expected hidden_size + 1 = {model.Config.HiddenSize + 1})");
         }
         head?.to(model.Device);
-        AutoencoderKL vae;
-        ShapesDetector? detector = null;
+        AutoencoderKL? vae = null;
+        ShapesDetector? detector;
         try
         {
             vae = AutoencoderKL.Load(VaeFolder(modelFolder, model.Config), model.DType, model.Device);
             detector = ShapesDetector.LoadFrom(modelFolder);
         }
-        catch { head?.Dispose(); throw; }
+        catch { head?.Dispose(); vae?.Dispose(); throw; }
         return new NextStepPipeline(model, tokenizer, vae, Describe(modelFolder).DefaultVariant) { MatchHead = head, Detector = detector };
     }
 

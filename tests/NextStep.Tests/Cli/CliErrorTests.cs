@@ -28,6 +28,7 @@ public class CliErrorTests
     [InlineData("grow", "--model", "/nonexistent/model", "--out", "/nonexistent/grown", "--after", "1")]
     [InlineData("average", "--model", "/nonexistent/a", "--model", "/nonexistent/b", "--out", "/nonexistent/mean")]
     [InlineData("train-judge", "--model", "/nonexistent/model", "--steps", "3")]
+    [InlineData("train-detector", "--model", "/nonexistent/model", "--steps", "3")]
     [InlineData("probe-vae", "--vae", "/nonexistent/vae")]
     public void MissingFilesAreOneLineErrors(params string[] args)
     {
@@ -63,6 +64,17 @@ public class CliErrorTests
     {
         var (code, stdout, stderr) = CliRunner.Run("train-judge", "--model", "/nonexistent/model", "--steps", "0");
         CliAssert.OneLineError(code, stderr, "match head training: expected steps, pairs per step and pool pairs ≥ 1");
+        Assert.Equal("", stdout);
+    }
+
+    [Theory]
+    [InlineData("--recolor", "1.5")]
+    [InlineData("--steps", "0")]
+    [InlineData("--latent-noise", "-1")]
+    public void TrainDetectorNamesABadSetting(string option, string value)
+    {
+        var (code, stdout, stderr) = CliRunner.Run("train-detector", "--model", "/nonexistent/model", option, value);
+        CliAssert.OneLineError(code, stderr, "detector training: expected steps, batch and pool ≥ 1, first scene, warm-up and latent noise ≥ 0, a positive learning rate and a recolour fraction in [0, 1]");
         Assert.Equal("", stdout);
     }
 
