@@ -29,7 +29,7 @@ public static class GenerateCommand
         var useNorm = new Option<bool>("--use-norm") { Description = "LayerNorm each sampled token (NextStep-1-Large and -Edit)" };
         var seed = new Option<long?>("--seed") { Description = "Random seed (default 42)" };
         var count = new Option<int?>("--count") { Description = "Images to generate (files get _0, _1, … suffixes); default 1" };
-        var candidates = new Option<int?>("--candidates") { Description = "Best of K: sample K images per output and keep the one whose caption the model itself finds most likely after the decoded picture (default: the model's profile, else 1)" };
+        var candidates = new Option<int?>("--candidates") { Description = "Best of K: sample K images per output and keep the one whose caption the model itself finds most likely after the decoded picture, among those in which a detector/ folder finds every claim when it finds any (default: the model's profile, else 1)" };
         var sampler = new Option<string?>("--sampler") { Description = "hf, github2025 or v1.1 (default: from the checkpoint)" };
         var sdeType = new Option<string?>("--sde-type") { Description = "v1.1 sampler only: sde (default), cps or ode" };
         var minQuality = new Option<double?>("--min-quality") { Description = "Quality threshold 0..1 (nextstep score's overall): retry below it with seed+1, seed+2, …" };
