@@ -138,18 +138,6 @@ public static class MatchHeadTrainer
 
     /// <summary>Every pool image through the VAE encoder (posterior mean, normalised like training latents): [2·pairs, C, h, w].</summary>
     private static Tensor EncodePool(AutoencoderKL vae, IReadOnlyList<(ShapesScene Scene, ShapesScene NearMiss)> pool, NextStepModel model)
-    {
-        using var noGrad = no_grad();
-        var chunks = new List<Tensor>();
-        for (int i = 0; i < pool.Count; i += 32)
-        {
-            using var scope = NewDisposeScope();
-            var pixels = NextStepPipeline.ToPixels(pool.Skip(i).Take(32).SelectMany(p => new[] { p.Scene, p.NearMiss }).Select(s => ShapesRenderer.Render(s)));
-            var (mean, _) = vae.EncodeMoments(pixels.to(vae.DType, vae.Device));
-            chunks.Add(vae.NormalizeLatents(mean).to(model.DType, model.Device).MoveToOuterDisposeScope());
-        }
-        var all = cat(chunks.ToArray(), 0);
-        foreach (var t in chunks) t.Dispose();
-        return all;
-    }
+        => ShapesPipelineAdapter.EncodeInChunks(vae, pool.SelectMany(p => new[] { p.Scene, p.NearMiss }).Select(s => ShapesRenderer.Render(s)),
+            mean => vae.NormalizeLatents(mean).to(model.DType, model.Device));
 }

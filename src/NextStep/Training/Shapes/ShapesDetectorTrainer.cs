@@ -98,24 +98,15 @@ public static class ShapesDetectorTrainer
     /// </summary>
     public static Tensor SeenThroughVae(AutoencoderKL vae, IReadOnlyList<ShapesScene> scenes, double latentNoise, Action<int>? progress = null, IReadOnlyList<IReadOnlyList<(byte R, byte G, byte B)>>? objectRgb = null)
     {
-        using var noGrad = no_grad();
-        var chunks = new List<Tensor>();
-        for (int i = 0; i < scenes.Count; i += 32)
+        int done = 0;
+        return ShapesPipelineAdapter.EncodeInChunks(vae, scenes.Select((s, i) => ShapesRenderer.Render(s, objectRgb: objectRgb?[i])), mean =>
         {
-            using var scope = NewDisposeScope();
-            var batch = scenes.Skip(i).Take(32).ToArray();
-            var pixels = NextStepPipeline.ToPixels(batch.Select((s, j) => ShapesRenderer.Render(s, objectRgb: objectRgb?[i + j])));
-            var (mean, _) = vae.EncodeMoments(pixels.to(vae.DType, vae.Device));
             var alpha = rand([mean.shape[0], 1, 1, 1], mean.dtype, mean.device);
             using Scalar max = latentNoise;
-            var z = Held.Add(mean, randn_like(mean).mul(alpha.mul(max)));
-            var decoded = NextStepPipeline.ToImages(vae.Decode(z).to(ScalarType.Float32, CPU));
-            chunks.Add(stack(decoded.Select(NextStepPipeline.ToTensor).ToArray()).MoveToOuterDisposeScope());
-            progress?.Invoke(Math.Min(scenes.Count, i + 32));
-        }
-        var all = cat(chunks.ToArray(), 0);
-        foreach (var t in chunks) t.Dispose();
-        return all;
+            var decoded = Imaging.PixelTensors.ToUInt8(vae.Decode(Held.Add(mean, randn_like(mean).mul(alpha.mul(max)))));
+            progress?.Invoke(done += (int)mean.shape[0]);
+            return decoded;
+        });
     }
 
     private static Tensor Batch(Tensor pool, (int Index, bool Mirror)[] picks)

@@ -47,6 +47,28 @@ public static class ShapesPipelineAdapter
         return NextStepPipeline.ToImages(vae.Decode(mean))[0];
     };
 
+    /// <summary>
+    /// Pictures through <paramref name="vae"/>'s encoder 32 at a time (posterior mean, in the VAE's dtype and device),
+    /// each chunk's mean mapped by <paramref name="then"/>, the results concatenated; pictures are read only as their
+    /// chunk is reached, so a lazy sequence renders them chunk by chunk.
+    /// </summary>
+    public static TorchSharp.torch.Tensor EncodeInChunks(Model.AutoencoderKL vae, IEnumerable<RgbImage> images, Func<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor> then)
+    {
+        using var noGrad = TorchSharp.torch.no_grad();
+        var chunks = new List<TorchSharp.torch.Tensor>();
+        try
+        {
+            foreach (var chunk in images.Chunk(32))
+            {
+                using var scope = TorchSharp.torch.NewDisposeScope();
+                var (mean, _) = vae.EncodeMoments(NextStepPipeline.ToPixels(chunk).to(vae.DType, vae.Device));
+                chunks.Add(then(mean).MoveToOuterDisposeScope());
+            }
+            return TorchSharp.torch.cat(chunks.ToArray(), 0);
+        }
+        finally { foreach (var t in chunks) t.Dispose(); }
+    }
+
     private static GenerationRequest Request(string caption, int seed, ShapesGenerationSettings s) => new()
     {
         Captions = [caption],
