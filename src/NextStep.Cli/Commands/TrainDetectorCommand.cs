@@ -19,13 +19,14 @@ public static class TrainDetectorCommand
         var firstScene = new Option<int>("--first-scene") { Description = "Seed of the first pool scene; the next ones follow", DefaultValueFactory = _ => defaults.FirstScene };
         var noise = new Option<double>("--latent-noise") { Description = "Largest α of the latent noise z + α·ε before decoding", DefaultValueFactory = _ => defaults.LatentNoise };
         var recolor = new Option<double>("--recolor") { Description = "Fraction of objects drawn in a random colour (never one that reads as a held-out pair); their colour is not a target", DefaultValueFactory = _ => defaults.Recolor };
+        var factorised = new Option<bool>("--factorised") { Description = "Read shapes from a colour-blind picture and colours from pixel colours alone, so no shape is tied to the colours it was seen in" };
         var lr = new Option<double>("--lr") { Description = "Peak learning rate", DefaultValueFactory = _ => defaults.LearningRate };
         var seed = new Option<long>("--seed") { Description = "Seed of the init, the latent noise and the batches", DefaultValueFactory = _ => defaults.Seed };
         var snapshots = new Option<int>("--snapshot-every") { Description = "Also write the detector so far to OUT.step-N every N steps (0 = only at the end)", DefaultValueFactory = _ => 0 };
         var threads = new Option<int?>("--threads") { Description = "CPU threads for libtorch" };
         var logEvery = new Option<int>("--log-every") { Description = "Print the mean losses every N steps", DefaultValueFactory = _ => 50 };
         var cmd = new Command("train-detector", "Train the Shapes detector that best-of-K uses to check a caption's claims (train-split scenes only)")
-            { model, output, steps, batch, pool, firstScene, noise, recolor, lr, seed, snapshots, threads, logEvery };
+            { model, output, steps, batch, pool, firstScene, noise, recolor, factorised, lr, seed, snapshots, threads, logEvery };
         cmd.SetAction(p =>
         {
             var stdout = p.InvocationConfiguration.Output;
@@ -36,6 +37,7 @@ public static class TrainDetectorCommand
             {
                 Steps = p.GetValue(steps), BatchSize = p.GetValue(batch), PoolScenes = p.GetValue(pool), FirstScene = p.GetValue(firstScene),
                 LatentNoise = p.GetValue(noise), Recolor = p.GetValue(recolor), LearningRate = p.GetValue(lr), Seed = p.GetValue(seed), SnapshotEvery = p.GetValue(snapshots),
+                Config = p.GetValue(factorised) ? ShapesDetectorConfig.Default with { Factorised = true } : null,
             }.Validate();
             int every = Math.Max(1, p.GetValue(logEvery));
             var vaeDir = Path.Combine(folder, "vae");

@@ -16,7 +16,7 @@ namespace NextStep.Model;
 internal static class Held
 {
     /// <summary>Never disposed: static roots keep them from the finalizer for the life of the process.</summary>
-    private static readonly Scalar One = 1, Two = 2;
+    private static readonly Scalar One = 1, MinusOne = -1, Two = 2;
 
     /// <summary><paramref name="a"/> + <paramref name="b"/>, the same values as the operator.</summary>
     public static Tensor Add(Tensor a, Tensor b) => a.add(b, One);
@@ -29,6 +29,9 @@ internal static class Held
 
     /// <summary><paramref name="a"/> += <paramref name="s"/> in place, as <c>add_(s)</c>.</summary>
     public static Tensor AddInPlace(Tensor a, Scalar s) => a.add_(s, One);
+
+    /// <summary><paramref name="a"/> − <paramref name="b"/>, the same values as the operator.</summary>
+    public static Tensor Sub(Tensor a, Tensor b) => a.add(b, MinusOne);
 
     /// <summary><paramref name="s"/> − <paramref name="t"/>, as TorchSharp's operator computes it (−t + s).</summary>
     public static Tensor Sub(Scalar s, Tensor t)

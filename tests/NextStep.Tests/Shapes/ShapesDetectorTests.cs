@@ -53,11 +53,13 @@ public class ShapesDetectorTests
         }
     }
 
-    [Fact]
-    public void EveryParameterGetsAGradient()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void EveryParameterGetsAGradient(bool factorised)
     {
         torch.manual_seed(6);
-        using var detector = new ShapesDetector(Small);
+        using var detector = new ShapesDetector(Small with { Factorised = factorised });
         var scenes = new[] { ShapesSampler.Sample(3, ShapesSplit.Train), ShapesSampler.Sample(4, ShapesSplit.Train) };
         using Scalar two = 2, one = 1;
         var (cells, background) = detector.forward(rand(2, 3, 64, 64).mul(two).sub(one));
@@ -67,16 +69,61 @@ public class ShapesDetectorTests
     }
 
     /// <summary>Eighty steps of a small detector on pictures through the committed VAE: the loss falls.</summary>
-    [Fact]
-    public void TrainingLowersTheLoss()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void TrainingLowersTheLoss(bool factorised)
     {
         using var vae = AutoencoderKL.Load(Path.Combine(Fixtures.DefaultModel, "vae"));
         var losses = new List<double>();
-        var options = new ShapesDetectorTrainingOptions { Steps = 80, BatchSize = 16, PoolScenes = 32, WarmupSteps = 5, LearningRate = 5e-3, Seed = 4, Config = Small };
+        var options = new ShapesDetectorTrainingOptions { Steps = 80, BatchSize = 16, PoolScenes = 32, WarmupSteps = 5, LearningRate = 5e-3, Seed = 4, Config = Small with { Factorised = factorised } };
         using var detector = ShapesDetectorTrainer.Train(vae, options, (_, l) => losses.Add(l.Total));
         Assert.Equal(80, losses.Count);
         double first = losses.Take(10).Average(), last = losses.Skip(70).Average();
         Assert.True(last < first - 0.5, $"loss went from {first:F3} (first 10 steps) to {last:F3} (last 10)");
+    }
+
+    /// <summary>One pixel of colour c on a uniform background b: ‖c − b‖ there, the colour change at it and at its left and upper neighbours, 0 elsewhere.</summary>
+    [Fact]
+    public void TheColourBlindPictureIsComputedByHand()
+    {
+        float[] b = [0.2f, -0.1f, 0.4f], c = [0.9f, 0.5f, -0.3f];
+        using var pixels = zeros(1, 3, 6, 6);
+        for (int ch = 0; ch < 3; ch++) { pixels[0, ch].fill_(b[ch]); pixels[0, ch, 2, 3].fill_(c[ch]); }
+        using var background = tensor(b).unsqueeze(0);
+        using var blind = ShapesDetector.ColourBlind(pixels, background);
+        double d = Math.Sqrt(Enumerable.Range(0, 3).Sum(ch => (c[ch] - b[ch]) * (c[ch] - (double)b[ch])));
+        double Expected(int channel, int y, int x) => channel == 0
+            ? (y == 2 && x == 3 ? Math.Tanh(4 * d) : 0)
+            : (y == 2 && x == 3 ? Math.Tanh(4 * Math.Sqrt(2 * d * d + 1e-8)) : (y, x) is (2, 2) or (1, 3) ? Math.Tanh(4 * Math.Sqrt(d * d + 1e-8)) : Math.Tanh(4 * 1e-4));
+        for (int ch = 0; ch < 2; ch++)
+            for (int y = 0; y < 6; y++)
+                for (int x = 0; x < 6; x++)
+                    Assert.True(Math.Abs(blind[0, ch, y, x].item<float>() - Expected(ch, y, x)) < 1e-5, $"channel {ch} at ({y}, {x}): {blind[0, ch, y, x].item<float>()} against {Expected(ch, y, x)}");
+    }
+
+    /// <summary>
+    /// On a gray background, swapping the colour channels of a picture changes every object's colour but no distance to
+    /// the background or between neighbours: a factorised detector's heatmaps and offsets stay the same, its colour logits do not.
+    /// </summary>
+    [Fact]
+    public void AFactorisedDetectorReadsShapesWithoutTheirColours()
+    {
+        torch.manual_seed(8);
+        using var detector = new ShapesDetector(Small with { Factorised = true });
+        detector.eval();
+        var scene = ShapesSampler.Sample(5, ShapesSplit.Train);
+        scene = scene with { Background = ShapeColor.Gray, Objects = [.. scene.Objects.Select(o => o with { Color = ShapeColor.Red })] };
+        using var pixels = NextStep.Pipeline.NextStepPipeline.ToPixels([ShapesRenderer.Render(scene)]);
+        using var order = tensor(new long[] { 2, 0, 1 });
+        using var swapped = pixels.index_select(1, order);
+        using var noGrad = no_grad();
+        var (a, _) = detector.forward(pixels);
+        var (b, _) = detector.forward(swapped);
+        int k = ShapesDetector.Shapes.Length, c = ShapesDetector.Colors.Length;
+        TensorAssert.Close(a[.., ..k], b[.., ..k], atol: 1e-5, what: "heatmaps");
+        TensorAssert.Close(a[.., (k + c)..], b[.., (k + c)..], atol: 1e-5, what: "offsets");
+        Assert.True(a[.., k..(k + c)].sub(b[.., k..(k + c)]).abs().max().item<float>() > 1e-4, "colour logits did not change with the colours");
     }
 
     [Fact]

@@ -11,9 +11,10 @@ namespace NextStep.Training.Shapes;
 /// <summary>
 /// <c>detector/config.json</c> of a model folder: the convolutions of its <see cref="ShapesDetector"/> (output channels
 /// and stride of each 3×3 layer; the strides' product is the grid cell in pixels), the picture size it reads, and the
-/// peak score from which a heatmap maximum counts as an object.
+/// peak score from which a heatmap maximum counts as an object. <see cref="Factorised"/> detectors read shapes from a
+/// colour-blind picture and colours from pixel colours alone (<see cref="ShapesDetector"/>).
 /// </summary>
-public sealed record ShapesDetectorConfig(IReadOnlyList<int> Channels, IReadOnlyList<int> Strides, int ImageSize = ShapesRenderer.DefaultSize, double Threshold = ShapesDetectorConfig.DefaultThreshold)
+public sealed record ShapesDetectorConfig(IReadOnlyList<int> Channels, IReadOnlyList<int> Strides, int ImageSize = ShapesRenderer.DefaultSize, double Threshold = ShapesDetectorConfig.DefaultThreshold, bool Factorised = false)
 {
     public const string FolderName = "detector";
     public const string ModelType = "nextstep_shapes_detector";
@@ -33,6 +34,7 @@ public sealed record ShapesDetectorConfig(IReadOnlyList<int> Channels, IReadOnly
             ["strides"] = new System.Text.Json.Nodes.JsonArray([.. Strides.Select(c => (System.Text.Json.Nodes.JsonNode)c)]),
             ["image_size"] = ImageSize,
             ["threshold"] = Threshold,
+            ["factorised"] = Factorised,
         };
         File.WriteAllText(path, j.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
@@ -42,7 +44,7 @@ public sealed record ShapesDetectorConfig(IReadOnlyList<int> Channels, IReadOnly
         var j = JsonConfig.Load(path);
         if (j.StringOrNull("model_type") is { } t && t != ModelType)
             throw new NextStepException($"{path}: model_type \"{t}\" is not a Shapes detector (expected \"{ModelType}\")");
-        var c = new ShapesDetectorConfig(j.IntArray("channels"), j.IntArray("strides"), j.Int("image_size", ShapesRenderer.DefaultSize), j.Double("threshold", DefaultThreshold));
+        var c = new ShapesDetectorConfig(j.IntArray("channels"), j.IntArray("strides"), j.Int("image_size", ShapesRenderer.DefaultSize), j.Double("threshold", DefaultThreshold), j.Bool("factorised", false));
         int cell = c.Strides.Aggregate(1, (a, s) => a * Math.Max(s, 1));
         if (c.Channels.Count == 0 || c.Channels.Count != c.Strides.Count || c.Channels.Any(x => x < 16) || c.Strides.Any(s => s is < 1 or > 2)
             || c.ImageSize < 8 || c.ImageSize % cell != 0 || !(c.Threshold is > 0 and < 1))
@@ -71,6 +73,13 @@ public sealed record ShapesDetection(ShapeColor Background, IReadOnlyList<Detect
 /// centre's offset inside the cell, and background logits from the mean of all cells. Trained on renderer scenes of
 /// the train split seen through the model's VAE (<see cref="ShapesDetectorTrainer"/>); best-of-K uses it as a
 /// verifier of the caption's claims (<see cref="Pipeline.CaptionScorer"/>).
+/// <para>
+/// A factorised detector cannot bind shapes to colours: its convolutions see only a colour-blind picture (how far
+/// each pixel is from the background colour, the median of the border pixels, and how much the colour changes to its
+/// neighbours, both squashed by tanh), so heatmaps and offsets come from silhouettes; colour logits come from a
+/// per-cell MLP of the cell's mean colour, its centre's mean colour and the background colour, and background logits
+/// from the background and mean colours. A shape it learnt in some colours it reads the same in any other.
+/// </para>
 /// </summary>
 public sealed class ShapesDetector : nn.Module<Tensor, (Tensor Cells, Tensor Background)>
 {
@@ -85,6 +94,11 @@ public sealed class ShapesDetector : nn.Module<Tensor, (Tensor Cells, Tensor Bac
     private readonly ModuleList<GroupNorm> norms;
     private readonly ConvLayer cells;
     private readonly TorchSharp.Modules.Linear background;
+    private readonly ModuleList<ConvLayer>? colour;
+
+    /// <summary>Per-cell colour inputs of a factorised detector: cell mean, centre mean, background (RGB each).</summary>
+    private const int ColourInputs = 9;
+    private const int ColourHidden = 64;
 
     public ShapesDetectorConfig Config { get; }
 
@@ -93,7 +107,7 @@ public sealed class ShapesDetector : nn.Module<Tensor, (Tensor Cells, Tensor Bac
         Config = config;
         var layers = new List<ConvLayer>();
         var groupNorms = new List<GroupNorm>();
-        int inChannels = 3;
+        int inChannels = config.Factorised ? 2 : 3;
         for (int i = 0; i < config.Channels.Count; i++)
         {
             layers.Add(new ConvLayer(inChannels, config.Channels[i], 3, config.Strides[i], 1, ScalarType.Float32, CPU));
@@ -102,8 +116,20 @@ public sealed class ShapesDetector : nn.Module<Tensor, (Tensor Cells, Tensor Bac
         }
         convs = new ModuleList<ConvLayer>([.. layers]);
         norms = new ModuleList<GroupNorm>([.. groupNorms]);
-        cells = new ConvLayer(inChannels, CellChannels, 1, 1, 0, ScalarType.Float32, CPU);
-        background = nn.Linear(inChannels, Backgrounds.Length);
+        if (config.Factorised)
+        {
+            cells = new ConvLayer(inChannels, Shapes.Length + 2, 1, 1, 0, ScalarType.Float32, CPU);
+            colour = new ModuleList<ConvLayer>(
+                new ConvLayer(ColourInputs, ColourHidden, 1, 1, 0, ScalarType.Float32, CPU),
+                new ConvLayer(ColourHidden, ColourHidden, 1, 1, 0, ScalarType.Float32, CPU),
+                new ConvLayer(ColourHidden, Colors.Length, 1, 1, 0, ScalarType.Float32, CPU));
+            background = nn.Linear(6, Backgrounds.Length);
+        }
+        else
+        {
+            cells = new ConvLayer(inChannels, CellChannels, 1, 1, 0, ScalarType.Float32, CPU);
+            background = nn.Linear(inChannels, Backgrounds.Length);
+        }
         RegisterComponents();
         Initialise();
     }
@@ -118,7 +144,7 @@ public sealed class ShapesDetector : nn.Module<Tensor, (Tensor Cells, Tensor Bac
         foreach (var norm in norms)
             foreach (var (name, p) in norm.named_parameters())
                 if (name == "weight") nn.init.ones_(p); else p.zero_();
-        foreach (var conv in convs.Append(cells))
+        foreach (var conv in convs.Append(cells).Concat(colour ?? []))
         {
             var p = conv.named_parameters().ToDictionary(x => x.name, x => x.parameter);
             double bound = 1.0 / Math.Sqrt(p["weight"].shape[1] * p["weight"].shape[2] * p["weight"].shape[3]);
@@ -136,9 +162,48 @@ public sealed class ShapesDetector : nn.Module<Tensor, (Tensor Cells, Tensor Bac
     {
         if (pixels.dim() != 4 || pixels.shape[1] != 3 || pixels.shape[2] != Config.ImageSize || pixels.shape[3] != Config.ImageSize)
             throw new NextStepException($"Shapes detector: pixels have shape [{string.Join(", ", pixels.shape)}], expected [B, 3, {Config.ImageSize}, {Config.ImageSize}]");
+        if (Config.Factorised) return FactorisedForward(pixels);
         var x = pixels;
         for (int i = 0; i < convs.Count; i++) x = nn.functional.relu(norms[i].forward(convs[i].forward(x)));
         return (cells.forward(x), background.forward(x.mean([2, 3])));
+    }
+
+    private (Tensor Cells, Tensor Background) FactorisedForward(Tensor pixels)
+    {
+        using var scope = NewDisposeScope();
+        long s = pixels.shape[2];
+        int cell = (int)(s / Config.GridSize);
+        var border = cat([pixels[.., .., 0, ..], pixels[.., .., s - 1, ..], pixels[.., .., .., 0], pixels[.., .., .., s - 1]], 2);
+        var (sorted, _) = border.sort(2);
+        var bg = sorted.select(2, sorted.shape[2] / 2);                    // [B, 3], the border's median colour
+        var x = ColourBlind(pixels, bg);
+        for (int i = 0; i < convs.Count; i++) x = nn.functional.relu(norms[i].forward(convs[i].forward(x)));
+        var shapeCells = cells.forward(x);                                   // heatmaps, then offsets
+        var cellMean = nn.functional.avg_pool2d(pixels, cell);
+        int lo = cell / 2 - 1;
+        var centreMean = nn.functional.avg_pool2d(pixels[.., .., lo.., lo..], 2, cell);
+        var bgMap = bg.unsqueeze(2).unsqueeze(3).expand(-1, -1, cellMean.shape[2], cellMean.shape[3]);
+        var c = cat([cellMean, centreMean, bgMap], 1);
+        for (int i = 0; i < colour!.Count; i++) c = i < colour.Count - 1 ? nn.functional.relu(colour[i].forward(c)) : colour[i].forward(c);
+        int k = Shapes.Length;
+        var output = cat([shapeCells[.., ..k], c, shapeCells[.., k..]], 1);
+        var bgLogits = background.forward(cat([bg, pixels.mean([2, 3])], 1));
+        return (output.MoveToOuterDisposeScope(), bgLogits.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// [B, 2, S, S]: tanh(‖pixel − background‖ / 0.25) and tanh(‖colour change to the right and below‖ / 0.25), pixels
+    /// in [−1, 1]; neither says which colour anything is.
+    /// </summary>
+    public static Tensor ColourBlind(Tensor pixels, Tensor background)
+    {
+        using var scope = NewDisposeScope();
+        using Scalar scale = 4.0, tiny = 1e-8;
+        var away = Held.Square(Held.Sub(pixels, background.unsqueeze(2).unsqueeze(3))).sum(1, keepdim: true).sqrt().mul(scale).tanh();
+        var dx = nn.functional.pad(Held.Sub(pixels[.., .., .., 1..], pixels[.., .., .., ..^1]), [0, 1, 0, 0]);
+        var dy = nn.functional.pad(Held.Sub(pixels[.., .., 1.., ..], pixels[.., .., ..^1, ..]), [0, 0, 0, 1]);
+        var change = Held.Add(Held.Add(Held.Square(dx), Held.Square(dy)).sum(1, keepdim: true), tiny).sqrt().mul(scale).tanh();
+        return cat([away, change], 1).MoveToOuterDisposeScope();
     }
 
     /// <summary>The objects and background in each picture: heatmap maxima (3×3 neighbourhood) of at least <paramref name="threshold"/> (default: the config's).</summary>
