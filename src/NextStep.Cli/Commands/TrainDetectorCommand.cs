@@ -20,13 +20,14 @@ public static class TrainDetectorCommand
         var noise = new Option<double>("--latent-noise") { Description = "Largest α of the latent noise z + α·ε before decoding", DefaultValueFactory = _ => defaults.LatentNoise };
         var recolor = new Option<double>("--recolor") { Description = "Fraction of objects drawn in a random colour (never one that reads as a held-out pair); their colour is not a target", DefaultValueFactory = _ => defaults.Recolor };
         var factorised = new Option<bool>("--factorised") { Description = "Read shapes from a colour-blind picture and colours from pixel colours alone, so no shape is tied to the colours it was seen in" };
+        var half = new Option<bool>("--float16") { Description = "Store the weights as float16 (half the file; they are read back as float32)" };
         var lr = new Option<double>("--lr") { Description = "Peak learning rate", DefaultValueFactory = _ => defaults.LearningRate };
         var seed = new Option<long>("--seed") { Description = "Seed of the init, the latent noise and the batches", DefaultValueFactory = _ => defaults.Seed };
         var snapshots = new Option<int>("--snapshot-every") { Description = "Also write the detector so far to OUT.step-N every N steps (0 = only at the end)", DefaultValueFactory = _ => 0 };
         var threads = new Option<int?>("--threads") { Description = "CPU threads for libtorch" };
         var logEvery = new Option<int>("--log-every") { Description = "Print the mean losses every N steps", DefaultValueFactory = _ => 50 };
         var cmd = new Command("train-detector", "Train the Shapes detector that best-of-K uses to check a caption's claims (train-split scenes only)")
-            { model, output, steps, batch, pool, firstScene, noise, recolor, factorised, lr, seed, snapshots, threads, logEvery };
+            { model, output, steps, batch, pool, firstScene, noise, recolor, factorised, half, lr, seed, snapshots, threads, logEvery };
         cmd.SetAction(p =>
         {
             var stdout = p.InvocationConfiguration.Output;
@@ -40,6 +41,7 @@ public static class TrainDetectorCommand
                 Config = p.GetValue(factorised) ? ShapesDetectorConfig.Default with { Factorised = true } : null,
             }.Validate();
             int every = Math.Max(1, p.GetValue(logEvery));
+            var storage = p.GetValue(half) ? ScalarType.Float16 : ScalarType.Float32;
             var vaeDir = Path.Combine(folder, "vae");
             if (!Directory.Exists(vaeDir)) throw new NextStepException($"{vaeDir}: not found; --model must be a model folder with a vae/ folder");
             using var vae = AutoencoderKL.Load(vaeDir);
@@ -51,9 +53,9 @@ public static class TrainDetectorCommand
                 if (step % every != 0) return;
                 stdout.WriteLine($"step {step}  loss {sums[0] / every:F4}  heatmap {sums[1] / every:F4}  colour {sums[2] / every:F4}  offset {sums[3] / every:F4}  background {sums[4] / every:F4}  lr {ShapesDetectorTrainer.LearningRate(options, step):E2}  {clock.Elapsed.TotalSeconds:F0} s");
                 Array.Clear(sums);
-            }, (step, snapshot) => snapshot.Save($"{dir}.step-{step}"),
+            }, (step, snapshot) => snapshot.Save($"{dir}.step-{step}", storage),
             n => { if (n % 1024 == 0 || n == options.PoolScenes) stdout.WriteLine($"pool {n}/{options.PoolScenes} through the VAE  {clock.Elapsed.TotalSeconds:F0} s"); });
-            detector.Save(dir);
+            detector.Save(dir, storage);
             stdout.WriteLine($"trained {options.Steps} steps in {clock.Elapsed.TotalMinutes:F1} min; wrote {dir}");
             return 0;
         });

@@ -5,13 +5,17 @@ namespace NextStep.Loading;
 /// <summary>A small module's folder: config.json and its parameters in <c>model.safetensors</c> (float32), read by name and shape.</summary>
 public static class WeightFiles
 {
-    /// <summary>Writes config.json (by <paramref name="saveConfig"/>) and model.safetensors of <paramref name="module"/> into <paramref name="dir"/>.</summary>
-    public static void Save(nn.Module module, string dir, Action<string> saveConfig)
+    /// <summary>
+    /// Writes config.json (by <paramref name="saveConfig"/>) and model.safetensors of <paramref name="module"/> into
+    /// <paramref name="dir"/>, its tensors stored as <paramref name="storage"/> (float32 unless given; loading reads any as float32).
+    /// </summary>
+    public static void Save(nn.Module module, string dir, Action<string> saveConfig, ScalarType storage = ScalarType.Float32)
     {
         Directory.CreateDirectory(dir);
         saveConfig(Path.Combine(dir, "config.json"));
+        using var scope = NewDisposeScope();
         SafeTensorsWriter.Save(Path.Combine(dir, "model.safetensors"),
-            module.named_parameters().Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter.detach().contiguous())));
+            module.named_parameters().Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter.detach().to_type(storage).contiguous())));
     }
 
     /// <summary><see cref="Fill"/>, then evaluation mode; the module is disposed when its files are refused.</summary>

@@ -238,7 +238,8 @@ public sealed class NextStepPipeline : IDisposable
     /// <summary>
     /// Of each run of K images (captions·n runs), the index of the one <see cref="CaptionScorer.ScoreImages"/> rates
     /// highest (with the match head when there is one); with a detector, among the candidates in which it finds every
-    /// claim of the caption when there are such (captions it cannot read, or other picture sizes, leave the choice to the scorer).
+    /// claim of the caption when there are such, and of those, among the ones its tie-breaker accepts too
+    /// (<see cref="ShapesDetector.Ranks"/>; captions it cannot read, or other picture sizes, leave the choice to the scorer).
     /// </summary>
     private static long[] BestCandidates(CaptionScorer scorer, ShapesDetector? detector, IReadOnlyList<RgbImage> images, IReadOnlyList<string> captions, int perCaption, int candidates, TokenGrid grid)
     {
@@ -253,8 +254,8 @@ public sealed class NextStepPipeline : IDisposable
                 var group = images.Skip(first).Take(candidates).ToList();
                 using var scores = scorer.ScoreImages(captions[c], group, grid);
                 var order = scores.to(ScalarType.Float32, CPU).data<float>().ToArray();
-                var found = spec is null ? null : detector!.Detect(group).Select(d => d.Judge(spec).Correct).ToArray();
-                int best = Enumerable.Range(0, candidates).MaxBy(j => (found?[j] ?? false, order[j]));
+                var found = spec is null ? null : detector!.Ranks(group, spec);
+                int best = Enumerable.Range(0, candidates).MaxBy(j => (found?[j] ?? 0, order[j]));
                 keep.Add(first + best);
             }
         }

@@ -126,6 +126,87 @@ public class ShapesDetectorTests
         Assert.True(a[.., k..(k + c)].sub(b[.., k..(k + c)]).abs().max().item<float>() > 1e-4, "colour logits did not change with the colours");
     }
 
+    /// <summary>Stored as float16, every weight reads back as its float16 rounding; the file is half the size.</summary>
+    [Fact]
+    public void AFloat16DetectorReadsBackItsRoundedWeights()
+    {
+        var dir = Directory.CreateTempSubdirectory("shapes-detector-").FullName;
+        try
+        {
+            torch.manual_seed(9);
+            using var detector = new ShapesDetector(Small with { Factorised = true });
+            detector.Save(Path.Combine(dir, "full"));
+            detector.Save(Path.Combine(dir, ShapesDetectorConfig.FolderName), ScalarType.Float16);
+            using var back = ShapesDetector.LoadFrom(dir)!;
+            Assert.True(back.Config.Factorised);
+            var original = detector.named_parameters().ToDictionary(x => x.name, x => x.parameter);
+            foreach (var (name, p) in back.named_parameters())
+            {
+                using var rounded = original[name].detach().to_type(ScalarType.Float16).to_type(ScalarType.Float32);
+                TensorAssert.Close(rounded, p, atol: 0, what: name);
+            }
+            long full = new FileInfo(Path.Combine(dir, "full", "model.safetensors")).Length;
+            long half = new FileInfo(Path.Combine(dir, ShapesDetectorConfig.FolderName, "model.safetensors")).Length;
+            Assert.InRange(half, full / 2 - 2000, full / 2 + 2000);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    /// <summary>
+    /// A detector folder's <c>tie_breaker/</c>: ranks are 2 × (the detector finds every claim) + (the tie-breaker does).
+    /// One detector that finds nothing (threshold 0.99 on a fresh init) and the committed one, which reads these
+    /// train-split renderer scenes through the VAE exactly, are put above and below each other.
+    /// </summary>
+    [Fact]
+    public void ATieBreakerRanksOnlyAmongPicturesTheDetectorJudgesAlike()
+    {
+        var dir = Directory.CreateTempSubdirectory("shapes-detector-").FullName;
+        try
+        {
+            using (var committed = ShapesDetector.LoadFrom(Fixtures.DefaultModel)!) committed.Save(Path.Combine(dir, "good"));
+            torch.manual_seed(10);
+            using (var blind = new ShapesDetector(Small with { Threshold = 0.99 })) blind.Save(Path.Combine(dir, "blind"));
+            var scenes = new[] { ShapesSampler.Sample(11, ShapesSplit.Train), ShapesSampler.Sample(12, ShapesSplit.Train) };
+            using var vae = AutoencoderKL.Load(Path.Combine(Fixtures.DefaultModel, "vae"));
+            using var pool = ShapesDetectorTrainer.SeenThroughVae(vae, scenes, 0);
+            var images = Enumerable.Range(0, 2).Select(i => new NextStep.Imaging.RgbImage(64, 64, pool[i].permute(1, 2, 0).contiguous().data<byte>().ToArray())).ToList();
+            int[] Ranks(string top, string? tie, int scene)
+            {
+                var folder = Path.Combine(dir, "model-" + top + "-" + tie);
+                var detectorDir = Path.Combine(folder, ShapesDetectorConfig.FolderName);
+                CopyFolder(Path.Combine(dir, top), detectorDir);
+                if (tie is not null) CopyFolder(Path.Combine(dir, tie), Path.Combine(detectorDir, ShapesDetector.TieBreakerFolder));
+                using var d = ShapesDetector.LoadFrom(folder)!;
+                Assert.Equal(tie is null ? 1 : 2, d.Depth);
+                return d.Ranks([images[scene]], scenes[scene].Spec);
+            }
+            for (int scene = 0; scene < 2; scene++)
+            {
+                Assert.Equal([1], Ranks("good", null, scene));
+                Assert.Equal([0], Ranks("blind", null, scene));
+                Assert.Equal([3], Ranks("good", "good", scene));
+                Assert.Equal([2], Ranks("good", "blind", scene));
+                Assert.Equal([1], Ranks("blind", "good", scene));
+                Assert.Equal([0], Ranks("blind", "blind", scene));
+            }
+
+            using (var other = new ShapesDetector(Small with { ImageSize = 32 })) other.Save(Path.Combine(dir, "small"));
+            var bad = Path.Combine(dir, "bad", ShapesDetectorConfig.FolderName);
+            CopyFolder(Path.Combine(dir, "good"), bad);
+            CopyFolder(Path.Combine(dir, "small"), Path.Combine(bad, ShapesDetector.TieBreakerFolder));
+            var e = Assert.Throws<NextStepException>(() => ShapesDetector.LoadFrom(Path.Combine(dir, "bad")));
+            Assert.Contains("tie_breaker", e.Message);
+            Assert.Contains("reads 32×32 pictures", e.Message);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    private static void CopyFolder(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var f in Directory.GetFiles(from)) File.Copy(f, Path.Combine(to, Path.GetFileName(f)), true);
+    }
+
     [Fact]
     public void SavedDetectorLoadsBackAndBadFilesAreNamed()
     {

@@ -242,15 +242,60 @@ public sealed class ShapesDetector : nn.Module<Tensor, (Tensor Cells, Tensor Bac
         return result;
     }
 
-    /// <summary>Loads <c>detector/</c> (config.json, model.safetensors) of a model folder; null when the folder has none.</summary>
+    /// <summary>
+    /// A second detector (<c>detector/tie_breaker/</c>) that ranks the candidates this one accepts alike (see
+    /// <see cref="Ranks"/>); null when there is none.
+    /// </summary>
+    public ShapesDetector? TieBreaker { get; private set; }
+
+    /// <summary>Sub-folder of a detector folder that holds its <see cref="TieBreaker"/>.</summary>
+    public const string TieBreakerFolder = "tie_breaker";
+
+    /// <summary>Detectors in the chain: 1, plus the tie-breaker's.</summary>
+    public int Depth => 1 + (TieBreaker?.Depth ?? 0);
+
+    /// <summary>
+    /// How well each picture bears out <paramref name="spec"/>, to compare candidates by: whether this detector finds
+    /// every claim decides, the tie-breaker's rank only among pictures this one judges alike (with one tie-breaker:
+    /// 3 both, 2 only this one, 1 only the tie-breaker, 0 neither).
+    /// </summary>
+    public int[] Ranks(IReadOnlyList<RgbImage> images, ShapesSpec spec)
+    {
+        var mine = Detect(images).Select(d => d.Judge(spec).Correct).ToArray();
+        var theirs = TieBreaker?.Ranks(images, spec) ?? new int[images.Count];
+        int weight = 1 << (Depth - 1);
+        return [.. mine.Select((x, i) => (x ? weight : 0) + theirs[i])];
+    }
+
+    /// <summary>Loads <c>detector/</c> (config.json, model.safetensors, and <c>tie_breaker/</c> when there is one) of a model folder; null when the folder has none.</summary>
     public static ShapesDetector? LoadFrom(string modelFolder)
     {
         var dir = Path.Combine(modelFolder, ShapesDetectorConfig.FolderName);
-        if (!Directory.Exists(dir)) return null;
-        var config = ShapesDetectorConfig.Load(Path.Combine(dir, "config.json"));
-        return WeightFiles.Loaded(new ShapesDetector(config), dir, $"a Shapes detector with channels [{string.Join(", ", config.Channels)}] and strides [{string.Join(", ", config.Strides)}]");
+        return Directory.Exists(dir) ? LoadDirectory(dir) : null;
     }
 
-    /// <summary>Writes config.json and model.safetensors (float32) into <paramref name="dir"/>.</summary>
-    public void Save(string dir) => WeightFiles.Save(this, dir, Config.Save);
+    private static ShapesDetector LoadDirectory(string dir)
+    {
+        var config = ShapesDetectorConfig.Load(Path.Combine(dir, "config.json"));
+        var detector = WeightFiles.Loaded(new ShapesDetector(config), dir, $"a Shapes detector with channels [{string.Join(", ", config.Channels)}] and strides [{string.Join(", ", config.Strides)}]{(config.Factorised ? ", factorised" : "")}");
+        var tie = Path.Combine(dir, TieBreakerFolder);
+        if (!Directory.Exists(tie)) return detector;
+        try
+        {
+            detector.TieBreaker = LoadDirectory(tie);
+            if (detector.TieBreaker.Config.ImageSize != config.ImageSize)
+                throw new NextStepException($"{tie}: the tie-breaker reads {detector.TieBreaker.Config.ImageSize}×{detector.TieBreaker.Config.ImageSize} pictures, the detector above it {config.ImageSize}×{config.ImageSize}; expected the same size");
+        }
+        catch { detector.Dispose(); throw; }
+        return detector;
+    }
+
+    /// <summary>Writes config.json and model.safetensors (tensors as <paramref name="storage"/>, float32 unless given) into <paramref name="dir"/>; not the tie-breaker.</summary>
+    public void Save(string dir, ScalarType storage = ScalarType.Float32) => WeightFiles.Save(this, dir, Config.Save, storage);
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) TieBreaker?.Dispose();
+        base.Dispose(disposing);
+    }
 }
