@@ -17,15 +17,20 @@ public class DefaultDetectorTests
     /// <summary>
     /// Renderer scenes through the committed VAE (fresh scene seeds, no latent noise): the detector must find exactly
     /// the scene's objects (shape and colour), each centre within 0.05 of the truth, and the background.
-    /// Held-out scenes draw the pairs it never saw (green stars it mostly reads as circles or crosses, red crosses as
-    /// yellow ones or stars): 154 of 200 when it was committed, against nearly all train-split scenes.
+    /// Held-out scenes draw the pairs neither detector saw. The factorised detector reads shapes without their colours:
+    /// 170 of 200 when it was committed (200 of 200 train-split scenes). Its tie-breaker, which binds shapes to the
+    /// colours it saw them in (green stars it mostly reads as circles or crosses, red crosses as yellow ones or stars):
+    /// 154 of 200 (198 of 200).
     /// </summary>
     [Theory]
-    [InlineData(ShapesSplit.Train, 0.97)]
-    [InlineData(ShapesSplit.HeldOut, 0.70)]
-    public void FindsTheObjectsOfRendererScenesThroughTheVae(ShapesSplit split, double atLeast)
+    [InlineData(ShapesSplit.Train, false, 0.97)]
+    [InlineData(ShapesSplit.HeldOut, false, 0.80)]
+    [InlineData(ShapesSplit.Train, true, 0.97)]
+    [InlineData(ShapesSplit.HeldOut, true, 0.70)]
+    public void FindsTheObjectsOfRendererScenesThroughTheVae(ShapesSplit split, bool tieBreaker, double atLeast)
     {
-        using var detector = ShapesDetector.LoadFrom(Folder)!;
+        using var top = ShapesDetector.LoadFrom(Folder)!;
+        var detector = tieBreaker ? top.TieBreaker! : top;
         using var vae = AutoencoderKL.Load(Path.Combine(Folder, "vae"));
         var scenes = Enumerable.Range(0, 200).Select(i => ShapesSampler.Sample(9_300_000 + i, split)).ToArray();
         using var pool = ShapesDetectorTrainer.SeenThroughVae(vae, scenes, 0);
@@ -44,7 +49,7 @@ public class DefaultDetectorTests
             }
             right += all ? 1 : 0;
         }
-        Assert.True(right >= atLeast * scenes.Length, $"{split}: {right} of {scenes.Length} scenes read exactly");
+        Assert.True(right >= atLeast * scenes.Length, $"{split}{(tieBreaker ? ", tie-breaker" : "")}: {right} of {scenes.Length} scenes read exactly");
     }
 
     /// <summary>
