@@ -52,7 +52,7 @@ public static class EvalCommand
                 : ShapesEval.GroundTruth(set, settings.Size);
             var dir = p.GetValue(outDir)!;
             int total = set.Count * p.GetValue(seeds);
-            string generatorName = pipeline is not null ? $"{folder}: {settings.Steps} steps, cfg {settings.Cfg}, shift {settings.Shift}, use_norm {(settings.UseNorm ? "on" : "off")}, {(settings.Candidates > 1 ? $"best of {settings.Candidates}{(pipeline.Detector is { } d ? (d.TieBreaker is not null ? " with the detector and its tie-breaker" : " with the detector") : "")}, " : "")}{settings.Size} px, {p.GetValue(dtype)}"
+            string generatorName = pipeline is not null ? $"{folder}: {settings.Steps} steps, cfg {settings.Cfg}, shift {settings.Shift}, use_norm {(settings.UseNorm ? "on" : "off")}, {(settings.Candidates > 1 ? $"best of {settings.Candidates}{(pipeline.Detector is { } d ? " with " + d.Description : "")}, " : "")}{settings.Size} px, {p.GetValue(dtype)}"
                 : vae is not null ? $"renderer images through {Path.Combine(folder, "vae")} ({settings.Size} px)" : $"renderer ground truth ({settings.Size} px)";
             var report = ShapesEval.Run(set, generator, p.GetValue(seeds), dir, setName,
                 item => { if ((item.Index + 1) % 50 == 0 || item.Index + 1 == total) output.WriteLine($"scored {item.Index + 1}/{total}"); }, generatorName, p.GetValue(firstSeed));

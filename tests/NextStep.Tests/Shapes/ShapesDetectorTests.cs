@@ -153,9 +153,11 @@ public class ShapesDetectorTests
     }
 
     /// <summary>
-    /// A detector folder's <c>tie_breaker/</c>: ranks are 2 × (the detector finds every claim) + (the tie-breaker does).
-    /// One detector that finds nothing (threshold 0.99 on a fresh init) and the committed one, which reads these
-    /// train-split renderer scenes through the VAE exactly, are put above and below each other.
+    /// A detector folder's <c>tie_breaker/</c>: ranks are (views in which the detector finds every claim) × (the
+    /// tie-breaker's levels) + the tie-breaker's rank; a detector has one view, or two when it also reads the mirror
+    /// image (<c>"mirror": true</c>). One detector that finds nothing (threshold 0.99 on a fresh init) and the committed
+    /// one, which reads these train-split renderer scenes through the VAE exactly (mirrored too), are put above and
+    /// below each other, with and without their mirror views.
     /// </summary>
     [Fact]
     public void ATieBreakerRanksOnlyAmongPicturesTheDetectorJudgesAlike()
@@ -163,31 +165,43 @@ public class ShapesDetectorTests
         var dir = Directory.CreateTempSubdirectory("shapes-detector-").FullName;
         try
         {
-            using (var committed = ShapesDetector.LoadFrom(Fixtures.DefaultModel)!) committed.Save(Path.Combine(dir, "good"));
-            torch.manual_seed(10);
-            using (var blind = new ShapesDetector(Small with { Threshold = 0.99 })) blind.Save(Path.Combine(dir, "blind"));
+            foreach (var mirror in new[] { false, true })
+            {
+                var name = mirror ? "goodM" : "good";
+                using (var committed = ShapesDetector.LoadFrom(Fixtures.DefaultModel)!) committed.Save(Path.Combine(dir, name));
+                WithConfig(Path.Combine(dir, name), c => c with { Mirror = mirror, OrderByConfidence = false });
+                torch.manual_seed(10);
+                using (var blind = new ShapesDetector(Small with { Threshold = 0.99, Mirror = mirror })) blind.Save(Path.Combine(dir, mirror ? "blindM" : "blind"));
+            }
             var scenes = new[] { ShapesSampler.Sample(11, ShapesSplit.Train), ShapesSampler.Sample(12, ShapesSplit.Train) };
-            using var vae = AutoencoderKL.Load(Path.Combine(Fixtures.DefaultModel, "vae"));
-            using var pool = ShapesDetectorTrainer.SeenThroughVae(vae, scenes, 0);
-            var images = Enumerable.Range(0, 2).Select(i => new NextStep.Imaging.RgbImage(64, 64, pool[i].permute(1, 2, 0).contiguous().data<byte>().ToArray())).ToList();
-            int[] Ranks(string top, string? tie, int scene)
+            var images = ThroughVae(scenes);
+            int[] Ranks(string top, string? tie, int scene, int levels)
             {
                 var folder = Path.Combine(dir, "model-" + top + "-" + tie);
                 var detectorDir = Path.Combine(folder, ShapesDetectorConfig.FolderName);
                 CopyFolder(Path.Combine(dir, top), detectorDir);
                 if (tie is not null) CopyFolder(Path.Combine(dir, tie), Path.Combine(detectorDir, ShapesDetector.TieBreakerFolder));
                 using var d = ShapesDetector.LoadFrom(folder)!;
-                Assert.Equal(tie is null ? 1 : 2, d.Depth);
+                Assert.Equal(levels, d.Levels);
                 return d.Ranks([images[scene]], scenes[scene].Spec);
             }
             for (int scene = 0; scene < 2; scene++)
             {
-                Assert.Equal([1], Ranks("good", null, scene));
-                Assert.Equal([0], Ranks("blind", null, scene));
-                Assert.Equal([3], Ranks("good", "good", scene));
-                Assert.Equal([2], Ranks("good", "blind", scene));
-                Assert.Equal([1], Ranks("blind", "good", scene));
-                Assert.Equal([0], Ranks("blind", "blind", scene));
+                Assert.Equal([1], Ranks("good", null, scene, 2));
+                Assert.Equal([0], Ranks("blind", null, scene, 2));
+                Assert.Equal([3], Ranks("good", "good", scene, 4));
+                Assert.Equal([2], Ranks("good", "blind", scene, 4));
+                Assert.Equal([1], Ranks("blind", "good", scene, 4));
+                Assert.Equal([0], Ranks("blind", "blind", scene, 4));
+                Assert.Equal([2], Ranks("goodM", null, scene, 3));
+                Assert.Equal([0], Ranks("blindM", null, scene, 3));
+                Assert.Equal([5], Ranks("goodM", "good", scene, 6));
+                Assert.Equal([4], Ranks("goodM", "blind", scene, 6));
+                Assert.Equal([1], Ranks("blindM", "good", scene, 6));
+                Assert.Equal([5], Ranks("good", "goodM", scene, 6));
+                Assert.Equal([3], Ranks("good", "blindM", scene, 6));
+                Assert.Equal([2], Ranks("blind", "goodM", scene, 6));
+                Assert.Equal([8], Ranks("goodM", "goodM", scene, 9));
             }
 
             using (var other = new ShapesDetector(Small with { ImageSize = 32 })) other.Save(Path.Combine(dir, "small"));
@@ -199,6 +213,63 @@ public class ShapesDetectorTests
             Assert.Contains("reads 32×32 pictures", e.Message);
         }
         finally { Directory.Delete(dir, true); }
+    }
+
+    /// <summary>
+    /// Reading a picture mirrored gives what the detector finds in the mirror image made by hand (pixel x ↔ 63 − x),
+    /// with centres put back where they are in the picture (x ↦ 1 − x); a mirror detector's confidence is the mean over
+    /// both views of its lowest peak score (1 for a view without objects).
+    /// </summary>
+    [Fact]
+    public void AMirroredReadingIsTheReadingOfTheMirrorImageMappedBack()
+    {
+        var scenes = Enumerable.Range(0, 6).Select(i => ShapesSampler.Sample(40 + i, ShapesSplit.Train)).ToArray();
+        var images = ThroughVae(scenes);
+        var byHand = images.Select(Pictures.Mirror).ToList();
+        using var committed = ShapesDetector.LoadFrom(Fixtures.DefaultModel)!;
+        var mirrored = committed.Detect(images, mirrored: true);
+        var ofMirror = committed.Detect(byHand);
+        var plain = committed.Detect(images);
+        for (int i = 0; i < images.Count; i++)
+        {
+            Assert.Equal(ofMirror[i].Background, mirrored[i].Background);
+            Assert.Equal(ofMirror[i].Objects.Count, mirrored[i].Objects.Count);
+            Assert.NotEmpty(mirrored[i].Objects);
+            foreach (var (a, b) in ofMirror[i].Objects.Zip(mirrored[i].Objects))
+            {
+                Assert.Equal((a.Shape, a.Color), (b.Shape, b.Color));
+                Assert.Equal(1 - a.CenterX, b.CenterX, 6);
+                Assert.Equal(a.CenterY, b.CenterY, 6);
+                Assert.Equal(a.Score, b.Score, 5);
+            }
+        }
+        var dir = Directory.CreateTempSubdirectory("shapes-detector-").FullName;
+        try
+        {
+            var folder = Path.Combine(dir, ShapesDetectorConfig.FolderName);
+            committed.Save(folder);
+            WithConfig(folder, c => c with { Mirror = true });
+            using var twoViews = ShapesDetector.LoadFrom(dir)!;
+            var (_, confidence) = twoViews.Judge(images, scenes[0].Spec);
+            for (int i = 0; i < images.Count; i++)
+                Assert.Equal((plain[i].Objects.Min(o => o.Score) + ofMirror[i].Objects.Min(o => o.Score)) / 2, confidence[i], 5);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    /// <summary>Renderer scenes through the committed VAE, without latent noise, as 8-bit pictures.</summary>
+    private static List<NextStep.Imaging.RgbImage> ThroughVae(IReadOnlyList<ShapesScene> scenes)
+    {
+        using var vae = AutoencoderKL.Load(Path.Combine(Fixtures.DefaultModel, "vae"));
+        using var pool = ShapesDetectorTrainer.SeenThroughVae(vae, scenes, 0);
+        return [.. Enumerable.Range(0, scenes.Count).Select(i => new NextStep.Imaging.RgbImage(64, 64, pool[i].permute(1, 2, 0).contiguous().data<byte>().ToArray()))];
+    }
+
+    /// <summary>Rewrites a detector folder's config.json.</summary>
+    private static void WithConfig(string folder, Func<ShapesDetectorConfig, ShapesDetectorConfig> change)
+    {
+        var path = Path.Combine(folder, "config.json");
+        change(ShapesDetectorConfig.Load(path)).Save(path);
     }
 
     private static void CopyFolder(string from, string to)
@@ -220,6 +291,8 @@ public class ShapesDetectorTests
             Assert.Equal(detector.Config.Channels, back.Config.Channels);
             Assert.Equal(detector.Config.Strides, back.Config.Strides);
             Assert.Equal(0.4, back.Config.Threshold);
+            Assert.False(back.Config.Mirror);
+            Assert.False(back.Config.OrderByConfidence);
             using var x = rand(2, 3, 64, 64);
             detector.eval();
             TensorAssert.Close(detector.forward(x).Cells, back.forward(x).Cells, atol: 0, what: "loaded detector");
@@ -229,6 +302,10 @@ public class ShapesDetectorTests
 
             var config = Path.Combine(dir, ShapesDetectorConfig.FolderName, "config.json");
             string good = File.ReadAllText(config);
+            File.WriteAllText(config, good.Replace("\"mirror\": false", "\"mirror\": true").Replace("\"order_by_confidence\": false", "\"order_by_confidence\": true"));
+            using (var flags = ShapesDetector.LoadFrom(dir)!) Assert.True(flags.Config.Mirror && flags.Config.OrderByConfidence);
+            File.WriteAllText(config, string.Join("\n", good.Split('\n').Where(l => !l.Contains("mirror") && !l.Contains("order_by_confidence"))));
+            using (var older = ShapesDetector.LoadFrom(dir)!) Assert.False(older.Config.Mirror || older.Config.OrderByConfidence);
             File.WriteAllText(config, good.Replace("\"threshold\": 0.4", "\"threshold\": 1.5"));
             e = Assert.Throws<NextStepException>(() => ShapesDetector.LoadFrom(dir));
             Assert.Contains("config.json", e.Message);

@@ -12,9 +12,12 @@ namespace NextStep.Training.Shapes;
 /// <c>detector/config.json</c> of a model folder: the convolutions of its <see cref="ShapesDetector"/> (output channels
 /// and stride of each 3×3 layer; the strides' product is the grid cell in pixels), the picture size it reads, and the
 /// peak score from which a heatmap maximum counts as an object. <see cref="Factorised"/> detectors read shapes from a
-/// colour-blind picture and colours from pixel colours alone (<see cref="ShapesDetector"/>).
+/// colour-blind picture and colours from pixel colours alone (<see cref="ShapesDetector"/>). A <see cref="Mirror"/>
+/// detector also reads each picture mirrored left to right when it ranks candidates; <see cref="OrderByConfidence"/>
+/// orders the candidates of one rank by caption likelihood and its confidence together (see the pipeline's best of K).
 /// </summary>
-public sealed record ShapesDetectorConfig(IReadOnlyList<int> Channels, IReadOnlyList<int> Strides, int ImageSize = ShapesRenderer.DefaultSize, double Threshold = ShapesDetectorConfig.DefaultThreshold, bool Factorised = false)
+public sealed record ShapesDetectorConfig(IReadOnlyList<int> Channels, IReadOnlyList<int> Strides, int ImageSize = ShapesRenderer.DefaultSize, double Threshold = ShapesDetectorConfig.DefaultThreshold, bool Factorised = false,
+    bool Mirror = false, bool OrderByConfidence = false)
 {
     public const string FolderName = "detector";
     public const string ModelType = "nextstep_shapes_detector";
@@ -35,6 +38,8 @@ public sealed record ShapesDetectorConfig(IReadOnlyList<int> Channels, IReadOnly
             ["image_size"] = ImageSize,
             ["threshold"] = Threshold,
             ["factorised"] = Factorised,
+            ["mirror"] = Mirror,
+            ["order_by_confidence"] = OrderByConfidence,
         };
         File.WriteAllText(path, j.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
@@ -44,7 +49,8 @@ public sealed record ShapesDetectorConfig(IReadOnlyList<int> Channels, IReadOnly
         var j = JsonConfig.Load(path);
         if (j.StringOrNull("model_type") is { } t && t != ModelType)
             throw new NextStepException($"{path}: model_type \"{t}\" is not a Shapes detector (expected \"{ModelType}\")");
-        var c = new ShapesDetectorConfig(j.IntArray("channels"), j.IntArray("strides"), j.Int("image_size", ShapesRenderer.DefaultSize), j.Double("threshold", DefaultThreshold), j.Bool("factorised", false));
+        var c = new ShapesDetectorConfig(j.IntArray("channels"), j.IntArray("strides"), j.Int("image_size", ShapesRenderer.DefaultSize), j.Double("threshold", DefaultThreshold), j.Bool("factorised", false),
+            j.Bool("mirror", false), j.Bool("order_by_confidence", false));
         int cell = c.Strides.Aggregate(1, (a, s) => a * Math.Max(s, 1));
         if (c.Channels.Count == 0 || c.Channels.Count != c.Strides.Count || c.Channels.Any(x => x < 16) || c.Strides.Any(s => s is < 1 or > 2)
             || c.ImageSize < 8 || c.ImageSize % cell != 0 || !(c.Threshold is > 0 and < 1))
@@ -206,15 +212,20 @@ public sealed class ShapesDetector : nn.Module<Tensor, (Tensor Cells, Tensor Bac
         return cat([away, change], 1).MoveToOuterDisposeScope();
     }
 
-    /// <summary>The objects and background in each picture: heatmap maxima (3×3 neighbourhood) of at least <paramref name="threshold"/> (default: the config's).</summary>
-    public IReadOnlyList<ShapesDetection> Detect(IReadOnlyList<RgbImage> images, double? threshold = null)
+    /// <summary>
+    /// The objects and background in each picture: heatmap maxima (3×3 neighbourhood) of at least <paramref name="threshold"/>
+    /// (default: the config's). <paramref name="mirrored"/> reads the pictures mirrored left to right and reports the
+    /// objects where they are in the pictures as given.
+    /// </summary>
+    public IReadOnlyList<ShapesDetection> Detect(IReadOnlyList<RgbImage> images, double? threshold = null, bool mirrored = false)
     {
         double minimum = threshold ?? Config.Threshold;
         if (images.Any(im => im.Width != Config.ImageSize || im.Height != Config.ImageSize))
             throw new NextStepException($"Shapes detector: it reads {Config.ImageSize}×{Config.ImageSize} pictures, got {string.Join(", ", images.Select(im => $"{im.Width}×{im.Height}").Distinct())}");
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        var (output, bg) = forward(Pipeline.NextStepPipeline.ToPixels(images));
+        var pixels = Pipeline.NextStepPipeline.ToPixels(images);
+        var (output, bg) = forward(mirrored ? pixels.flip(3) : pixels);
         int k = Shapes.Length, g = Config.GridSize;
         var heat = output[.., ..k].sigmoid();
         var (best, shape) = heat.max(1);
@@ -235,7 +246,8 @@ public sealed class ShapesDetector : nn.Module<Tensor, (Tensor Cells, Tensor Bac
                 if (!peakA[i] || bestA[i] < minimum) continue;
                 int row = cell / g, col = cell % g;
                 double ox = offA[(b * 2) * g * g + cell], oy = offA[(b * 2 + 1) * g * g + cell];
-                objects.Add(new DetectedObject(Shapes[shapeA[i]], Colors[colourA[i]], (col + ox) / g, (row + oy) / g, bestA[i]));
+                double x = (col + ox) / g;
+                objects.Add(new DetectedObject(Shapes[shapeA[i]], Colors[colourA[i]], mirrored ? 1 - x : x, (row + oy) / g, bestA[i]));
             }
             result.Add(new ShapesDetection(Backgrounds[bgIndex[b]], objects));
         }
@@ -251,20 +263,50 @@ public sealed class ShapesDetector : nn.Module<Tensor, (Tensor Cells, Tensor Bac
     /// <summary>Sub-folder of a detector folder that holds its <see cref="TieBreaker"/>.</summary>
     public const string TieBreakerFolder = "tie_breaker";
 
-    /// <summary>Detectors in the chain: 1, plus the tie-breaker's.</summary>
-    public int Depth => 1 + (TieBreaker?.Depth ?? 0);
+    /// <summary>How best of K uses the chain, for reports: "the detector (mirrored too, by confidence) and its tie-breaker (mirrored too)".</summary>
+    public string Description => "the detector" + Ways(Config) + (TieBreaker is { } t ? " and its tie-breaker" + Ways(t.Config) : "");
+
+    private static string Ways(ShapesDetectorConfig c)
+    {
+        var ways = new List<string>();
+        if (c.Mirror) ways.Add("mirrored too");
+        if (c.OrderByConfidence) ways.Add("by confidence");
+        return ways.Count == 0 ? "" : $" ({string.Join(", ", ways)})";
+    }
+
+    /// <summary>Ranks one detector's verdicts can take: one more than its views (the picture, and its mirror image when <see cref="ShapesDetectorConfig.Mirror"/>).</summary>
+    private int Views => Config.Mirror ? 2 : 1;
+
+    /// <summary>Distinct ranks of the chain: (views + 1) of this detector times its tie-breaker's.</summary>
+    public int Levels => (Views + 1) * (TieBreaker?.Levels ?? 1);
 
     /// <summary>
-    /// How well each picture bears out <paramref name="spec"/>, to compare candidates by: whether this detector finds
-    /// every claim decides, the tie-breaker's rank only among pictures this one judges alike (with one tie-breaker:
-    /// 3 both, 2 only this one, 1 only the tie-breaker, 0 neither).
+    /// How well each picture bears out <paramref name="spec"/>, to compare candidates by: in how many of this detector's
+    /// views it finds every claim decides, the tie-breaker's rank only among pictures this one judges alike (one view
+    /// each, one tie-breaker: 3 both, 2 only this one, 1 only the tie-breaker, 0 neither).
     /// </summary>
-    public int[] Ranks(IReadOnlyList<RgbImage> images, ShapesSpec spec)
+    public int[] Ranks(IReadOnlyList<RgbImage> images, ShapesSpec spec) => Judge(images, spec).Ranks;
+
+    /// <summary>
+    /// <see cref="Ranks"/>, and this detector's confidence in each picture: the lowest peak score among its detections
+    /// (1 when it finds none), averaged over its views.
+    /// </summary>
+    public (int[] Ranks, float[] Confidence) Judge(IReadOnlyList<RgbImage> images, ShapesSpec spec)
     {
-        var mine = Detect(images).Select(d => d.Judge(spec).Correct).ToArray();
+        var votes = new int[images.Count];
+        var confidence = new float[images.Count];
+        for (int view = 0; view < Views; view++)
+        {
+            var found = Detect(images, mirrored: view == 1);
+            for (int i = 0; i < images.Count; i++)
+            {
+                if (found[i].Judge(spec).Correct) votes[i]++;
+                confidence[i] += (float)found[i].Objects.Select(o => o.Score).DefaultIfEmpty(1).Min() / Views;
+            }
+        }
         var theirs = TieBreaker?.Ranks(images, spec) ?? new int[images.Count];
-        int weight = 1 << (Depth - 1);
-        return [.. mine.Select((x, i) => (x ? weight : 0) + theirs[i])];
+        int below = TieBreaker?.Levels ?? 1;
+        return ([.. votes.Select((v, i) => v * below + theirs[i])], confidence);
     }
 
     /// <summary>Loads <c>detector/</c> (config.json, model.safetensors, and <c>tie_breaker/</c> when there is one) of a model folder; null when the folder has none.</summary>
