@@ -274,7 +274,7 @@ public sealed class ShapesDetector : nn.Module<Tensor, (Tensor Cells, Tensor Bac
         return ways.Count == 0 ? "" : $" ({string.Join(", ", ways)})";
     }
 
-    /// <summary>Ranks one detector's verdicts can take: one more than its views (the picture, and its mirror image when <see cref="ShapesDetectorConfig.Mirror"/>).</summary>
+    /// <summary>Readings of each picture: the picture, and its mirror image when <see cref="ShapesDetectorConfig.Mirror"/>.</summary>
     private int Views => Config.Mirror ? 2 : 1;
 
     /// <summary>Distinct ranks of the chain: (views + 1) of this detector times its tie-breaker's.</summary>
