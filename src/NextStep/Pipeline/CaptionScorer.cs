@@ -70,7 +70,7 @@ public sealed class CaptionScorer
     }
 
     /// <summary>z(a) + z(b) across the candidates (population standard deviation; 0 for one candidate).</summary>
-    private static Tensor ZSum(Tensor a, Tensor b)
+    internal static Tensor ZSum(Tensor a, Tensor b)
     {
         using var scope = NewDisposeScope();
         using Scalar eps = 1e-6; // held until the call returns (see AdamW.Update)

@@ -241,7 +241,7 @@ public sealed class NextStepPipeline : IDisposable
     /// claim of the caption when there are such, and of those, among the ones its tie-breaker accepts too
     /// (<see cref="ShapesDetector.Ranks"/>; captions it cannot read, or other picture sizes, leave the choice to the scorer).
     /// A detector that orders by confidence ranks the candidates of one rank by the sum of the scorer's and its own
-    /// confidence, each standardised over the K candidates.
+    /// confidence, each standardised over the K candidates (<see cref="CaptionScorer.ZSum"/>).
     /// </summary>
     private static long[] BestCandidates(CaptionScorer scorer, ShapesDetector? detector, IReadOnlyList<RgbImage> images, IReadOnlyList<string> captions, int perCaption, int candidates, TokenGrid grid)
     {
@@ -257,19 +257,18 @@ public sealed class NextStepPipeline : IDisposable
                 using var scores = scorer.ScoreImages(captions[c], group, grid);
                 var order = scores.to(ScalarType.Float32, CPU).data<float>().ToArray();
                 var (found, confidence) = spec is null ? (null, null) : detector!.Judge(group, spec);
-                if (confidence is not null && detector!.Config.OrderByConfidence) order = Standardised(order).Zip(Standardised(confidence), (a, b) => a + b).ToArray();
+                if (confidence is not null && detector!.Config.OrderByConfidence)
+                {
+                    using var likelihood = torch.tensor(order);
+                    using var sure = torch.tensor(confidence);
+                    using var sum = CaptionScorer.ZSum(likelihood, sure);
+                    order = sum.data<float>().ToArray();
+                }
                 int best = Enumerable.Range(0, candidates).MaxBy(j => (found?[j] ?? 0, order[j]));
                 keep.Add(first + best);
             }
         }
         return [.. keep];
-    }
-
-    /// <summary>(x − mean) / (standard deviation + 10⁻⁶) over the candidates, to add scores of different scales.</summary>
-    private static float[] Standardised(float[] x)
-    {
-        float mean = x.Average(), sd = MathF.Sqrt(x.Select(v => (v - mean) * (v - mean)).Average()) + 1e-6f;
-        return [.. x.Select(v => (v - mean) / sd)];
     }
 
     /// <summary>Aug-2025 flow with <c>use_gen_pos_embed</c>: adds the table's entry for the next token (linear index, as the official code).</summary>

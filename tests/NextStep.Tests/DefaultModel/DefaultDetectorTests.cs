@@ -31,10 +31,8 @@ public class DefaultDetectorTests
     {
         using var top = ShapesDetector.LoadFrom(Folder)!;
         var detector = tieBreaker ? top.TieBreaker! : top;
-        using var vae = AutoencoderKL.Load(Path.Combine(Folder, "vae"));
         var scenes = Enumerable.Range(0, 200).Select(i => ShapesSampler.Sample(9_300_000 + i, split)).ToArray();
-        using var pool = ShapesDetectorTrainer.SeenThroughVae(vae, scenes, 0);
-        var images = Enumerable.Range(0, scenes.Length).Select(i => new RgbImage(64, 64, pool[i].permute(1, 2, 0).contiguous().data<byte>().ToArray())).ToList();
+        var images = Support.Pictures.ThroughDefaultVae(scenes);
         var detections = detector.Detect(images);
         int right = 0;
         for (int i = 0; i < scenes.Length; i++)

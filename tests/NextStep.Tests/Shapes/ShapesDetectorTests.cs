@@ -174,7 +174,7 @@ public class ShapesDetectorTests
                 using (var blind = new ShapesDetector(Small with { Threshold = 0.99, Mirror = mirror })) blind.Save(Path.Combine(dir, mirror ? "blindM" : "blind"));
             }
             var scenes = new[] { ShapesSampler.Sample(11, ShapesSplit.Train), ShapesSampler.Sample(12, ShapesSplit.Train) };
-            var images = ThroughVae(scenes);
+            var images = Pictures.ThroughDefaultVae(scenes);
             int[] Ranks(string top, string? tie, int scene, int levels)
             {
                 var folder = Path.Combine(dir, "model-" + top + "-" + tie);
@@ -224,7 +224,7 @@ public class ShapesDetectorTests
     public void AMirroredReadingIsTheReadingOfTheMirrorImageMappedBack()
     {
         var scenes = Enumerable.Range(0, 6).Select(i => ShapesSampler.Sample(40 + i, ShapesSplit.Train)).ToArray();
-        var images = ThroughVae(scenes);
+        var images = Pictures.ThroughDefaultVae(scenes);
         var byHand = images.Select(Pictures.Mirror).ToList();
         using var committed = ShapesDetector.LoadFrom(Fixtures.DefaultModel)!;
         var mirrored = committed.Detect(images, mirrored: true);
@@ -255,14 +255,6 @@ public class ShapesDetectorTests
                 Assert.Equal((plain[i].Objects.Min(o => o.Score) + ofMirror[i].Objects.Min(o => o.Score)) / 2, confidence[i], 5);
         }
         finally { Directory.Delete(dir, true); }
-    }
-
-    /// <summary>Renderer scenes through the committed VAE, without latent noise, as 8-bit pictures.</summary>
-    private static List<NextStep.Imaging.RgbImage> ThroughVae(IReadOnlyList<ShapesScene> scenes)
-    {
-        using var vae = AutoencoderKL.Load(Path.Combine(Fixtures.DefaultModel, "vae"));
-        using var pool = ShapesDetectorTrainer.SeenThroughVae(vae, scenes, 0);
-        return [.. Enumerable.Range(0, scenes.Count).Select(i => new NextStep.Imaging.RgbImage(64, 64, pool[i].permute(1, 2, 0).contiguous().data<byte>().ToArray()))];
     }
 
     /// <summary>Rewrites a detector folder's config.json.</summary>
