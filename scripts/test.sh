@@ -15,10 +15,14 @@ export ONEDNN_MAX_CPU_ISA=${ONEDNN_MAX_CPU_ISA:-SSE41}
 cd "$here"
 echo "[test] building (Release)..."
 if ! log=$(dotnet build NextStep.sln -c Release -nologo -v quiet 2>&1); then echo "$log"; echo "[test] build failed"; exit 1; fi
-log=$(mktemp)
-dotnet test NextStep.sln -c Release --no-build -nologo "$@" 2>&1 | tee "$log"
+# The tests' temporary files (model folders, images, servers' data) go to one folder that is removed at the end, so
+# that a run leaves nothing behind in /tmp. Only this step sees it, with MSBuild's reusable nodes off: a node kept alive
+# would go on using the removed folder in later builds.
+tmp=$(mktemp -d -t nextstep-tests-XXXXXX) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+log="$tmp/test.log"
+TMPDIR="$tmp" MSBUILDDISABLENODEREUSE=1 dotnet test NextStep.sln -c Release --no-build -nologo "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 sum() { grep -E "^(Passed|Failed)!" "$log" | grep -oE "$1: +[0-9]+" | awk '{s+=$2} END {print s+0}'; }
 echo "Tests: $(sum Passed) passed, $(sum Failed) failed, $(sum Skipped) skipped"
-rm -f "$log"
 exit "$rc"
