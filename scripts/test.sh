@@ -18,7 +18,7 @@ if ! log=$(dotnet build NextStep.sln -c Release -nologo -v quiet 2>&1); then ech
 # The tests' temporary files (model folders, images, servers' data) go to one folder that is removed at the end, so
 # that a run leaves nothing behind in /tmp. Only this step sees it, with MSBuild's reusable nodes off: a node kept alive
 # would go on using the removed folder in later builds.
-tmp=$(mktemp -d -t nextstep-tests-XXXXXX) || exit 1
+tmp=$(mktemp -d -t nextstep-tests-XXXXXX) && chmod 1777 "$tmp" || exit 1  # like /tmp: the tests' PostgreSQL runs as 'postgres'
 trap 'rm -rf "$tmp"' EXIT
 log="$tmp/test.log"
 TMPDIR="$tmp" MSBUILDDISABLENODEREUSE=1 dotnet test NextStep.sln -c Release --no-build -nologo "$@" 2>&1 | tee "$log"
