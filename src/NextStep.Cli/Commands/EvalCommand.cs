@@ -21,7 +21,7 @@ public static class EvalCommand
         var steps = new Option<int?>("--steps") { Description = $"Flow-matching steps per image token (default: the model's profile, else {defaults.Steps})" };
         var cfg = new Option<double?>("--cfg") { Description = $"Text guidance scale, 1 = off (default: the model's profile, else {defaults.Cfg})" };
         var useNorm = new Option<bool?>("--use-norm") { Description = "LayerNorm each sampled token (default: the model's profile, else off)" };
-        var candidates = new Option<int?>("--candidates") { Description = "Best of K: keep, of K samples per image, the one whose caption the model finds most likely after the decoded picture, among those in which a detector/ folder finds every claim when it finds any (default: the model's profile, else 1)" };
+        var candidates = new Option<int?>("--candidates") { Description = GenerateCommand.CandidatesDescription };
         var dtype = new Option<string>("--dtype") { Description = "float32 or bfloat16", DefaultValueFactory = _ => "float32" };
         var device = new Option<string>("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
         var perCategory = new Option<int>("--per-category") { Description = "Built-in prompts per category", DefaultValueFactory = _ => ShapesEval.PerCategory };

@@ -10,6 +10,9 @@ namespace NextStep.Cli.Commands;
 /// </summary>
 public static class GenerateCommand
 {
+    /// <summary>What best of K keeps (generate and eval share it).</summary>
+    public const string CandidatesDescription = "Best of K: sample K images per output and keep the one the model folder's detector/ (and its tie-breaker) finds every claim of the caption in, in the most views; among those, the one whose caption the model itself finds most likely after the decoded picture (plus the detector's confidence where its config.json says order_by_confidence) (default: the model's profile, else 1)";
+
     public static Command Create(string name, string description)
     {
         var model = new Option<string?>("--model") { Description = "Model folder (config.json, model.safetensors, tokenizer.json, vae/); default: models/default" };
@@ -29,7 +32,7 @@ public static class GenerateCommand
         var useNorm = new Option<bool>("--use-norm") { Description = "LayerNorm each sampled token (NextStep-1-Large and -Edit)" };
         var seed = new Option<long?>("--seed") { Description = "Random seed (default 42)" };
         var count = new Option<int?>("--count") { Description = "Images to generate (files get _0, _1, … suffixes); default 1" };
-        var candidates = new Option<int?>("--candidates") { Description = "Best of K: sample K images per output and keep the one whose caption the model itself finds most likely after the decoded picture, among those in which a detector/ folder finds every claim when it finds any (default: the model's profile, else 1)" };
+        var candidates = new Option<int?>("--candidates") { Description = CandidatesDescription };
         var sampler = new Option<string?>("--sampler") { Description = "hf, github2025 or v1.1 (default: from the checkpoint)" };
         var sdeType = new Option<string?>("--sde-type") { Description = "v1.1 sampler only: sde (default), cps or ode" };
         var minQuality = new Option<double?>("--min-quality") { Description = "Quality threshold 0..1 (nextstep score's overall): retry below it with seed+1, seed+2, …" };
