@@ -6,6 +6,8 @@
 #  2. The .NET SDK must be on PATH (it is on the project's machines).
 #  3. With --test (what scripts/test.sh passes): the server's tests drive Debian's chromium (web UI, through
 #     Playwright) and start a throwaway PostgreSQL cluster (multi-node queue); both are installed when missing.
+#  4. A warning when the disk looks too full to build: the first restore downloads about 3 GB of NuGet packages
+#     (libtorch for three platforms); builds then add little, as native libraries are hard-linked from that cache.
 set -euo pipefail
 
 say() { printf '[setup] %s\n' "$*" >&2; }
@@ -62,6 +64,15 @@ check_dotnet() {
   fi
 }
 
+check_disk() {
+  local need_mb=500 free_mb cache="${NUGET_PACKAGES:-$HOME/.nuget/packages}"
+  [ -d "$cache/torchsharp-cpu" ] || need_mb=4000
+  free_mb=$(df -Pm "$(dirname "${BASH_SOURCE[0]}")" 2>/dev/null | awk 'NR == 2 {print $4}')
+  if [ -n "$free_mb" ] && [ "$free_mb" -lt "$need_mb" ]; then
+    say "WARNING: ${free_mb} MB free on this disk; restoring, building and testing need about ${need_mb} MB"
+  fi
+}
+
 # Installs Debian packages whose marker file is missing (root only; otherwise says what to install).
 install_missing() {
   local missing=() pair
@@ -77,6 +88,7 @@ install_missing() {
 
 fix_libstdcxx
 check_dotnet
+check_disk
 if [ "${1:-}" = "--test" ]; then
   install_missing /usr/bin/chromium=chromium /usr/lib/postgresql=postgresql
 fi
