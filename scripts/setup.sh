@@ -7,7 +7,7 @@
 #  3. With --test (what scripts/test.sh passes): the server's tests drive Debian's chromium (web UI, through
 #     Playwright) and start a throwaway PostgreSQL cluster (multi-node queue); both are installed when missing.
 #  4. A warning when the disk looks too full to build: the first restore downloads about 3 GB of NuGet packages
-#     (libtorch for three platforms); builds then add little, as native libraries are hard-linked from that cache.
+#     (libtorch for three platforms); builds then add little, as package files are linked from that cache (Directory.Build.targets).
 set -euo pipefail
 
 say() { printf '[setup] %s\n' "$*" >&2; }
